@@ -1,0 +1,69 @@
+"""The `spam-classifier` command: thin wrappers over the Python API.
+
+Each command parses its options, calls the library and prints. Library errors become one line on
+stderr and exit code 1 here, and only here; usage errors exit 2 (click's own).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from .errors import SpamClassifierError
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Turns every expected failure into one line on stderr (a traceback only with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except SpamClassifierError as exc:
+            _fail(ctx, str(exc))
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] in _TRAIN_MODULES:
+                _fail(ctx, f"this command needs the training extra: pip install 'spam-classifier[train]' ({exc.name} is missing)")
+            if exc.name == "boto3":
+                _fail(ctx, "S3 stores need boto3: pip install 'spam-classifier[s3]'")
+            raise
+        except (OSError, ValueError) as exc:
+            _fail(ctx, f"{type(exc).__name__}: {exc}")
+
+
+_TRAIN_MODULES = frozenset({"sklearn", "numpy", "scipy", "joblib", "matplotlib"})
+
+
+def _fail(ctx: click.Context, message: str) -> None:
+    if ctx.obj and ctx.obj.get("debug"):
+        traceback.print_exc()
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Train, evaluate, compile, publish and serve a spam classifier.
+
+    \b
+    Example:
+        spam-classifier predict "WINNER!! Claim your free iPhone now"
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main() -> None:
+    cli(prog_name="spam-classifier")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

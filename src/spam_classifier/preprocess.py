@@ -1,0 +1,195 @@
+"""Raw SMS or email -> the normalised text the model reads.
+
+The same function runs inside the scikit-learn pipeline at training time and inside the
+dependency-free scorer at serving time, so the two can never drift apart. It is stdlib only.
+
+What it keeps is what carries over from one mailbox to another: the words of the subject, the
+sender's display name, the decoded text and HTML bodies, attachment file names, and the *shapes*
+of links, e-mail addresses, money amounts, phone numbers and other numbers. Routing headers
+(`Received:`, `Return-Path:`, ...) are dropped on purpose: in public corpora they mostly encode
+who collected the mail, which a model would learn and then fail on anyone else's.
+
+It never raises on content: malformed MIME, unknown charsets, broken base64 or binary junk fall
+back to reading the raw text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.header
+import email.message
+import email.policy
+import email.utils
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+from html.parser import HTMLParser
+from typing import Literal
+
+__all__ = ["MAX_TEXT_CHARS", "MessageFormat", "looks_like_email", "preprocess", "preprocess_messages"]
+
+MessageFormat = Literal["auto", "text", "email"]
+
+#: The model reads at most this many characters of a message, after extraction. It bounds the
+#: cost of scoring a hostile 1 MB message, and spam shows its hand long before that.
+MAX_TEXT_CHARS = 20_000
+
+_MAX_MIME_PARTS = 64
+_HEADER_SCAN_LINES = 60
+_HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}:[ \t]")
+_KNOWN_HEADERS = frozenset(
+    ["from", "to", "cc", "subject", "date", "received", "return-path", "message-id", "mime-version", "content-type", "delivered-to", "reply-to", "sender", "x-mailer"]
+)
+
+_URL = re.compile(
+    r"(?i)\b(?:(?:https?|ftp)://|www\.)([^\s/?#<>\"'()\[\]{}|\\^`]+)[^\s<>\"']*"
+    r"|\b((?:[a-z0-9-]+\.)+(?:com|net|org|biz|info|co\.uk|uk|us|ru|cn|de|io|me|tv|ws))\b(?:/[^\s<>\"']*)?"
+)
+_EMAIL_ADDRESS = re.compile(r"(?i)\b[a-z0-9._%+-]+@((?:[a-z0-9-]+\.)+[a-z]{2,})\b")
+_MONEY = re.compile(r"(?i)[£$€¥]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:p|gbp|usd|eur|pounds?|dollars?)\b")
+_PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_DIGITS = re.compile(r"\d+")
+
+
+def looks_like_email(message: str) -> bool:
+    """Whether `message` starts like an RFC 822 email (a header block, or an mbox `From ` line)."""
+    if message.startswith("From "):
+        return True
+    headers = known = 0
+    for line in message.splitlines()[:_HEADER_SCAN_LINES]:
+        if not line.strip():
+            break
+        if line[0] in " \t":  # a folded continuation of the previous header
+            continue
+        if not _HEADER_LINE.match(line):
+            return False
+        headers += 1
+        known += line.split(":", 1)[0].lower() in _KNOWN_HEADERS
+    return headers >= 2 and known >= 1
+
+
+def preprocess(message: str, *, format: MessageFormat = "auto") -> str:
+    """Return the normalised text of one message.
+
+    `format` says how to read it: ``"text"`` as plain text, ``"email"`` as an RFC 822 message,
+    ``"auto"`` as an email when it starts with a header block, else as text.
+    """
+    if format not in ("auto", "text", "email"):
+        raise ValueError(f"format must be 'auto', 'text' or 'email', not {format!r}")
+    if format == "email" or (format == "auto" and looks_like_email(message)):
+        text = _email_text(message)
+    else:
+        text = html.unescape(message)
+    return _normalise(text[: 2 * MAX_TEXT_CHARS])[:MAX_TEXT_CHARS]
+
+
+def preprocess_messages(messages: Iterable[str]) -> list[str]:
+    """`preprocess` over a batch, with ``format="auto"``; the first step of every pipeline."""
+    return [preprocess(message) for message in messages]
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = _URL.sub(_url_shape, text)
+    text = _EMAIL_ADDRESS.sub(lambda m: f" zemail {m.group(1)} ", text)
+    text = _MONEY.sub(" zmoney ", text)
+    text = _PHONE.sub(_phone_shape, text)
+    return _DIGITS.sub(lambda m: f" zdigits{min(len(m.group()), 9)} ", text)
+
+
+def _url_shape(match: re.Match[str]) -> str:
+    host = (match.group(1) or match.group(2) or "").lower().split("@")[-1].split(":")[0]
+    host = host.removeprefix("www.")
+    return f" zurl {host} "
+
+
+def _phone_shape(match: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in match.group())
+    return " zphone " if digits >= 7 else match.group()
+
+
+def _email_text(raw: str) -> str:
+    try:
+        return _extract_email(raw)
+    except Exception:  # noqa: BLE001 - hostile or broken mail must never break scoring
+        return raw
+
+
+def _extract_email(raw: str) -> str:
+    msg = email.message_from_string(raw, policy=email.policy.compat32)
+    sections = [_decode_header(msg.get("Subject")), email.utils.parseaddr(_decode_header(msg.get("From")))[0]]
+    for number, part in enumerate(msg.walk()):
+        if number >= _MAX_MIME_PARTS:
+            break
+        if part.is_multipart():
+            continue
+        filename = part.get_filename()
+        if filename:
+            sections.append(_decode_header(filename))
+        content_type = part.get_content_type()
+        if content_type == "text/plain" or (content_type == "text/html" and not filename):
+            body = _decode_payload(part)
+            sections.append(_html_text(body) if content_type == "text/html" else body)
+    return "\n".join(section for section in sections if section)
+
+
+def _decode_header(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        pieces = email.header.decode_header(str(value))
+    except Exception:  # noqa: BLE001
+        return str(value)
+    return "".join(
+        piece if isinstance(piece, str) else piece.decode(_known_charset(charset), errors="replace")
+        for piece, charset in pieces
+    )
+
+
+def _decode_payload(part: email.message.Message) -> str:
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload.decode(_known_charset(part.get_content_charset()), errors="replace")
+    return payload if isinstance(payload, str) else ""
+
+
+def _known_charset(charset: str | None) -> str:
+    if charset:
+        try:
+            return codecs.lookup(charset).name
+        except (LookupError, ValueError):
+            pass
+    return "utf-8"
+
+
+class _HTMLText(HTMLParser):
+    """Collects the visible text of an HTML body plus the hosts its links point at."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.chunks.append(f" {value} ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.chunks.append(data)
+
+
+def _html_text(markup: str) -> str:
+    parser = _HTMLText()
+    parser.feed(markup)
+    parser.close()
+    return " ".join(parser.chunks)

@@ -1,0 +1,70 @@
+"""Shared fixtures: literal mini-corpora and a hand-written compiled model (no scikit-learn needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spam_classifier.artifact import Artifact, write_artifact
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SMS_PATH = SHARED / "data" / "sms-spam-collection" / "SMSSpamCollection"
+
+HAM_DOCS = [
+    "Are we still on for lunch tomorrow at noon?",
+    "Can you send me the meeting notes from today",
+    "Running late, be there in ten minutes",
+    "Happy birthday! Hope you have a lovely day",
+    "Did you remember to buy milk on the way home",
+    "The train is delayed again, sorry",
+]
+SPAM_DOCS = [
+    "WINNER!! You have won a free prize, claim now",
+    "Free entry to win a cash prize, text WIN to 80086",
+    "URGENT! Your mobile has won a guaranteed award, call now",
+    "Claim your free iPhone now at www.free-prizes.example.com",
+    "Congratulations, you won a holiday! Call 09061701461 to claim",
+    "Cheap loans, no credit check, reply YES for cash today",
+]
+
+
+def tiny_model_spec(*, intercept: float = -1.0, threshold: float = 0.5) -> dict[str, Any]:
+    """A hand-written compiled model: a few word weights, enough to tell SPAM_DOCS from HAM_DOCS."""
+    weights = {"free": 3.0, "win": 3.0, "won": 3.0, "prize": 3.0, "claim": 3.0, "cash": 2.0, "urgent": 2.0,
+               "lunch": -3.0, "meeting": -3.0, "late": -2.0, "birthday": -2.0, "train": -2.0, "milk": -2.0}
+    return {
+        "format_version": 1,
+        "kind": "test",
+        "labels": ["ham", "spam"],
+        "threshold": threshold,
+        "intercept": intercept,
+        "vectorizers": [
+            {
+                "analyzer": "word",
+                "ngram_range": [1, 1],
+                "lowercase": True,
+                "token_pattern": r"(?u)\b\w\w+\b",
+                "stop_words": None,
+                "sublinear_tf": True,
+                "norm": "l2",
+                "terms": list(weights),
+                "idf": [1.0] * len(weights),
+                "weights": list(weights.values()),
+            }
+        ],
+    }
+
+
+def make_test_artifact(directory: Path, *, version: str = "v1", intercept: float = -1.0) -> Artifact:
+    """Write a small, valid, verified artifact to `directory` and return it."""
+    manifest = {"version": version, "created": "2026-01-01T00:00:00Z", "model_kind": "test", "metrics": {}}
+    return write_artifact(directory, model=tiny_model_spec(intercept=intercept), manifest=manifest)
+
+
+@pytest.fixture
+def test_artifact_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "artifact"
+    make_test_artifact(directory)
+    return directory
