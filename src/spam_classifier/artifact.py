@@ -130,9 +130,10 @@ def write_artifact(
 ) -> Artifact:
     """Write a complete artifact to `directory`, which must not exist yet.
 
-    The manifest gets a ``version`` (unless it has one: creation time plus a content hash, so versions
-    sort by age and never collide), a ``created`` time, and the sha256 and size of every file. Files are written to a temporary sibling
-    directory that is renamed into place last, so a crash never leaves a half-written artifact.
+    The manifest gets a ``version`` (unless it has one: creation time plus a content hash, so
+    versions sort by age and never collide), a ``created`` time, and the sha256 and size of every
+    file. Files are written to a temporary sibling directory that is renamed into place last, so a
+    crash never leaves a half-written artifact.
     """
     target = Path(directory)
     if target.exists():

@@ -29,7 +29,7 @@ class _Group(click.Group):
             _fail(ctx, str(exc))
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] in _TRAIN_MODULES:
-                _fail(ctx, f"this command needs the training extra: pip install 'spam-classifier[train]' ({exc.name} is missing)")
+                _fail(ctx, f"{exc.name} is missing; this command needs: pip install 'spam-classifier[train]'")
             if exc.name == "boto3":
                 _fail(ctx, "S3 stores need boto3: pip install 'spam-classifier[s3]'")
             raise

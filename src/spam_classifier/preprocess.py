@@ -40,7 +40,8 @@ _MAX_MIME_PARTS = 64
 _HEADER_SCAN_LINES = 60
 _HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}:[ \t]")
 _KNOWN_HEADERS = frozenset(
-    ["from", "to", "cc", "subject", "date", "received", "return-path", "message-id", "mime-version", "content-type", "delivered-to", "reply-to", "sender", "x-mailer"]
+    {"from", "to", "cc", "subject", "date", "received", "return-path", "message-id", "mime-version"}
+    | {"content-type", "delivered-to", "reply-to", "sender", "x-mailer"}
 )
 
 _URL = re.compile(
