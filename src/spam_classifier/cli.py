@@ -61,6 +61,33 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+@cli.command()
+@click.option(
+    "--model",
+    "model_uri",
+    metavar="URI",
+    default=None,
+    help="The model to serve: an artifact directory or store URI. [default: $MODEL_URI, else the shipped model]",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+def serve(model_uri: str | None, host: str, port: int) -> None:
+    """Serve the model over HTTP: the same API as on AWS Lambda (see /docs once it runs).
+
+    Settings such as MAX_BODY_BYTES, CORS_ORIGINS and API_KEY come from the environment
+    (docs/http-api.md). Logs are JSON lines on stdout.
+
+    \b
+    Example:
+        spam-classifier serve --model build/default-model --port 8000
+        curl -s localhost:8000/predict -H 'Content-Type: application/json' \\
+            -d '{"message": "WINNER!! Claim your free iPhone now"}'
+    """
+    from .server import run_server
+
+    run_server(model_uri, host=host, port=port)
+
+
 def main() -> None:
     cli(prog_name="spam-classifier")
 

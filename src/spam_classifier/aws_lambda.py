@@ -1,0 +1,22 @@
+"""The AWS Lambda entry point: ``spam_classifier.aws_lambda.handler``.
+
+Everything is built at import, during Lambda's INIT phase: settings are read, the model is loaded
+and the ASGI app is wrapped once, so warm invocations only run the request. Mangum translates API
+Gateway HTTP API (payload 2.0) and REST API (1.0) events, Function URL and ALB events, base64
+bodies included, to ASGI and back. The app has no startup work, so ASGI lifespan is off.
+"""
+
+from __future__ import annotations
+
+from mangum import Mangum
+
+from .app import configure_logging, create_app, open_source
+from .config import read_settings
+
+__all__ = ["handler"]
+
+_settings = read_settings()
+configure_logging(_settings.log_level)
+
+#: The Lambda handler, ``(event, context) -> response``.
+handler = Mangum(create_app(open_source(_settings), _settings), lifespan="off")
