@@ -24,14 +24,13 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Settings
 from .errors import ArtifactError, ModelNotFoundError, StoreError
-from .scorer import DEFAULT_MODEL_DIR, Model, load_model
+from .scorer import Model
 
-__all__ = ["ASGIApp", "ModelSourceProtocol", "configure_logging", "create_app", "open_source"]
+__all__ = ["ASGIApp", "ModelSourceProtocol", "configure_logging", "create_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -412,7 +411,7 @@ class _App:
         if status == 500:
             request.log["traceback"] = _frames(exc)
         request.log["error"] = code
-        message = str(exc) if status < 500 else "an unexpected error occurred; the server log has the details"
+        message = "an unexpected error occurred; the server log has the details" if status == 500 else str(exc)
         response = _json_response(status, {"error": {"code": code, "message": message}})
         if isinstance(exc, _RequestError):
             response.headers += exc.headers
@@ -435,45 +434,6 @@ def create_app(source: ModelSourceProtocol, settings: Settings | None = None) ->
     want the environment pass ``read_settings()``, so tests never depend on it).
     """
     return _App(source, settings if settings is not None else Settings())
-
-
-def open_source(settings: Settings) -> ModelSourceProtocol:
-    """The model source for ``settings.model_uri`` (None: the shipped model), loaded once.
-
-    Never raises for a model that fails to load: the app then answers 503 with the recorded error.
-    """
-    try:
-        from .source import ModelSource
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.source":
-            raise
-        source: Any = _LocalSource(settings.model_uri)  # until source.ModelSource lands
-    else:
-        source = ModelSource(settings.model_uri, reload_seconds=settings.model_reload_seconds)
-    source.load()
-    if source.model is not None:
-        _logger.info("model loaded", extra={"fields": {"model_version": source.model.version}})
-    else:
-        _logger.error("no model loaded", extra={"fields": {"error": source.error}})
-    return source
-
-
-class _LocalSource:
-    """A local artifact directory, loaded once, with ModelSource's interface (no reload, no store URIs)."""
-
-    def __init__(self, uri: str | None) -> None:
-        self._path = DEFAULT_MODEL_DIR if uri is None else Path(uri)
-        self.model: Model | None = None
-        self.error: str | None = None
-
-    def load(self) -> None:
-        try:
-            self.model = load_model(self._path)
-        except (OSError, ValueError, ArtifactError, ModelNotFoundError) as exc:
-            self.error = str(exc)
-
-    def refresh_if_due(self) -> None:
-        return None
 
 
 # --- logging ---------------------------------------------------------------------------------------------
@@ -537,8 +497,10 @@ def _allow_header(methods: dict[str, _Handler]) -> str:
 def _check_content_type(request: _Request) -> None:
     """A missing Content-Type is read as JSON; a declared non-JSON one is refused (415)."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type and media_type != "application/json" and not (
-        media_type.startswith("application/") and media_type.endswith("+json")
+    if (
+        media_type
+        and media_type != "application/json"
+        and not (media_type.startswith("application/") and media_type.endswith("+json"))
     ):
         raise _UnsupportedMediaType(
             f"send the body as JSON with Content-Type: application/json, not {media_type[:100]!r}"
