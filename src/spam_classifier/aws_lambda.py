@@ -1,7 +1,9 @@
 """The AWS Lambda entry point: ``spam_classifier.aws_lambda.handler``.
 
 Everything is built at import, during Lambda's INIT phase: settings are read, the model is loaded
-and the ASGI app is wrapped once, so warm invocations only run the request. Mangum translates API
+and the ASGI app is wrapped once, so warm invocations only run the request. A model that fails to
+load does not fail INIT: the app answers 503 with the recorded error, and each request past
+MODEL_RELOAD_SECONDS tries again. Mangum translates API
 Gateway HTTP API (payload 2.0) and REST API (1.0) events, Function URL and ALB events, base64
 bodies included, to ASGI and back. The app has no startup work, so ASGI lifespan is off.
 """
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 from mangum import Mangum
 
-from .app import configure_logging, create_app, open_source
+from .app import configure_logging, create_app
 from .config import read_settings
+from .source import ModelSource
 
 __all__ = ["handler"]
 
@@ -19,4 +22,7 @@ _settings = read_settings()
 configure_logging(_settings.log_level)
 
 #: The Lambda handler, ``(event, context) -> response``.
-handler = Mangum(create_app(open_source(_settings), _settings), lifespan="off")
+handler = Mangum(
+    create_app(ModelSource(_settings.model_uri, reload_seconds=_settings.model_reload_seconds), _settings),
+    lifespan="off",
+)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from .app import configure_logging, create_app, open_source
+from .app import configure_logging, create_app
 from .config import Settings, read_settings
 from .errors import ModelNotFoundError
+from .source import ModelSource
 
 __all__ = ["run_server"]
 
@@ -26,7 +27,7 @@ def run_server(
     if model_uri is not None:
         settings = dataclasses.replace(settings, model_uri=model_uri)
     configure_logging(settings.log_level, loggers=("spam_classifier", "uvicorn"))
-    source = open_source(settings)
+    source = ModelSource(settings.model_uri, reload_seconds=settings.model_reload_seconds)
     if source.model is None:
         raise ModelNotFoundError(f"cannot serve: {source.error}")
     uvicorn.run(
