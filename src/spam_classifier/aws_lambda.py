@@ -10,6 +10,8 @@ bodies included, to ASGI and back. The app has no startup work, so ASGI lifespan
 
 from __future__ import annotations
 
+import asyncio
+
 from mangum import Mangum
 
 from .app import configure_logging, create_app
@@ -20,6 +22,10 @@ __all__ = ["handler"]
 
 _settings = read_settings()
 configure_logging(_settings.log_level)
+
+# Mangum runs every invocation on the thread's current event loop; setting one here avoids Python 3.12+'s
+# "no current event loop" DeprecationWarning from its asyncio.get_event_loop() call.
+asyncio.set_event_loop(asyncio.new_event_loop())
 
 #: The Lambda handler, ``(event, context) -> response``.
 handler = Mangum(
