@@ -68,3 +68,4 @@ def test_artifact_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "artifact"
     make_test_artifact(directory)
     return directory
+from s3_server import s3_bucket, s3_endpoint  # noqa: E402,F401

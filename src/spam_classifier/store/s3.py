@@ -1,0 +1,178 @@
+"""The S3 store: ``s3://bucket/prefix``, through boto3 (imported here only, when a store is opened).
+
+boto3 finds the endpoint, region and credentials the standard way (``AWS_ENDPOINT_URL_S3``,
+``AWS_REGION``, the credential chain), so tests against a local S3 server use the production code path.
+Versions are created with a conditional PUT (``If-None-Match: *``) and aliases moved with
+``If-Match: <etag>``, so the server, not a read-then-write in the client, rejects a lost race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ConfigurationError, StoreError
+from .base import BaseStore
+
+__all__ = ["S3Store"]
+
+_BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_MISSING_KEY = frozenset({"NoSuchKey", "404", "NotFound"})
+_PRECONDITION_FAILED = frozenset({"PreconditionFailed", "412"})
+_CONFLICT = frozenset({"ConditionalRequestConflict", "409"})
+_DENIED = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"})
+
+
+class S3Store(BaseStore):
+    """A model store under ``s3://bucket/prefix``."""
+
+    schemes = ("s3",)
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri.rstrip("/"))
+        bucket, _, prefix = self.uri.removeprefix("s3://").partition("/")
+        if not _BUCKET_PATTERN.match(bucket):
+            raise ConfigurationError(
+                f"{uri!r} does not name a valid S3 bucket; use s3://bucket/prefix (bucket: 3-63 lowercase letters, "
+                "digits, '.' or '-')"
+            )
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self._client = _make_client()
+        self._bucket_checked = False
+
+    def _read(self, key: str, *, etag: str | None = None) -> tuple[bytes | None, str] | None:
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self.prefix + key}
+        if etag is not None:
+            request["IfNoneMatch"] = etag
+        with self._errors("read", key):
+            try:
+                response = self._client.get_object(**request)
+                return response["Body"].read(), response["ETag"]
+            except self._client.exceptions.ClientError as exc:
+                code = _code(exc)
+                if code in ("304", "NotModified") and etag is not None:
+                    return None, etag
+                if code in _MISSING_KEY:
+                    return None
+                raise
+        return None  # pragma: no cover - _errors always raises
+
+    def _create(self, key: str, data: bytes) -> bool:
+        for attempt in range(3):
+            try:
+                self._put(key, data, IfNoneMatch="*")
+                return True
+            except _Refused as refused:
+                if refused.code in _PRECONDITION_FAILED:
+                    return False
+                time.sleep(0.05 * (attempt + 1))  # 409: a concurrent conditional write to the same key is in flight
+        return False
+
+    def _swap(self, key: str, data: bytes, *, etag: str | None) -> bool:
+        try:
+            if etag is None:
+                self._put(key, data, IfNoneMatch="*")
+            else:
+                self._put(key, data, IfMatch=etag)
+        except _Refused:
+            return False
+        return True
+
+    def _list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        with self._errors("list", prefix):
+            for page in self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + prefix
+            ):
+                keys.extend(item["Key"].removeprefix(self.prefix) for item in page.get("Contents", ()))
+        return sorted(keys)
+
+    def _check_writable(self) -> None:
+        """Some S3 servers create a missing bucket on the first PUT; refuse instead of publishing into a typo."""
+        if self._bucket_checked:
+            return
+        with self._errors("open bucket", self.bucket):
+            try:
+                self._client.head_bucket(Bucket=self.bucket)
+            except self._client.exceptions.ClientError as exc:
+                if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                    raise StoreError(self._missing_bucket()) from None
+                raise
+        self._bucket_checked = True
+
+    def _put(self, key: str, data: bytes, **condition: str) -> None:
+        with self._errors("write", key):
+            try:
+                self._client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, **condition)
+            except self._client.exceptions.ClientError as exc:
+                code = _code(exc)
+                if code in _PRECONDITION_FAILED | _CONFLICT:
+                    raise _Refused(code) from None
+                if code in ("NotImplemented", "501"):
+                    raise StoreError(
+                        f"{self.uri}: the S3 server at {self._endpoint()} does not support conditional writes "
+                        "(If-None-Match / If-Match); use AWS S3 or a server that does (e.g. SeaweedFS >= 4)"
+                    ) from None
+                raise
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, key: str) -> Iterator[None]:
+        """Turn every boto error into one StoreError line naming the URI and what to check."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            code = _code(exc)
+            if code == "NoSuchBucket":
+                raise StoreError(self._missing_bucket()) from None
+            if code in _DENIED:
+                raise StoreError(
+                    f"{self.uri}: S3 refused to {action} {key} ({code}); check the AWS credentials and their "
+                    "permissions on the bucket"
+                ) from None
+            message = exc.response.get("Error", {}).get("Message") or "no message"
+            raise StoreError(
+                f"{self.uri}: cannot {action} {key}: S3 answered {code} ({message}); check the bucket and "
+                "AWS_ENDPOINT_URL_S3"
+            ) from None
+        except BotoCoreError as exc:
+            raise StoreError(
+                f"{self.uri}: cannot {action} {key}: {exc}; check AWS_ENDPOINT_URL_S3, the credentials and the network"
+            ) from None
+
+    def _missing_bucket(self) -> str:
+        return (
+            f"{self.uri}: bucket {self.bucket!r} does not exist at {self._endpoint()}; create it or fix the store URI"
+        )
+
+    def _endpoint(self) -> str:
+        return str(self._client.meta.endpoint_url)
+
+
+class _Refused(Exception):
+    """A conditional PUT's precondition did not hold (an internal signal that never leaves this module)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _make_client() -> Any:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ModuleNotFoundError as exc:
+        if exc.name in ("boto3", "botocore"):
+            raise ModuleNotFoundError("S3 stores need boto3: pip install 'spam-classifier[s3]'", name="boto3") from None
+        raise
+    config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.session.Session().client("s3", config=config)
+
+
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
