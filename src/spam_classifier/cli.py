@@ -88,6 +88,95 @@ def serve(model_uri: str | None, host: str, port: int) -> None:
     run_server(model_uri, host=host, port=port)
 
 
+_STORE_OPTION = click.option(
+    "--store",
+    "store_uri",
+    required=True,
+    metavar="URI",
+    help="The model store: a folder path, s3://bucket/prefix or memory://name.",
+)
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@_STORE_OPTION
+@click.option("--alias", metavar="NAME", default=None, help="Also point this alias (e.g. production) at the version.")
+def publish(model_dir: str, store_uri: str, alias: str | None) -> None:
+    """Publish a verified model artifact directory to a store as a new, immutable version.
+
+    \b
+    Example:
+        spam-classifier publish build/model --store s3://my-models/spam --alias production
+    """
+    from .store import open_store
+
+    version = open_store(store_uri).publish(model_dir, alias=alias)
+    click.echo(f"Published version {version} to {store_uri}")
+    if alias is not None:
+        click.echo(f"Alias {alias} now points at {version}")
+
+
+@cli.command()
+@click.argument("version")
+@_STORE_OPTION
+@click.option("--alias", metavar="NAME", required=True, help="The alias to move, e.g. production.")
+def promote(version: str, store_uri: str, alias: str) -> None:
+    """Point an alias at a published version (verified first); servers following it reload it.
+
+    \b
+    Example:
+        spam-classifier promote 20260101T120000Z-3f2a9c01bd --store s3://my-models/spam --alias production
+    """
+    from .store import open_store
+
+    open_store(store_uri).promote(version, alias=alias)
+    click.echo(f"Alias {alias} now points at {version}")
+
+
+@cli.command()
+@_STORE_OPTION
+@click.option("--alias", metavar="NAME", required=True, help="The alias to move back, e.g. production.")
+def rollback(store_uri: str, alias: str) -> None:
+    """Point an alias back at the version it pointed at before its last promote.
+
+    \b
+    Example:
+        spam-classifier rollback --store s3://my-models/spam --alias production
+    """
+    from .store import open_store
+
+    version = open_store(store_uri).rollback(alias=alias)
+    click.echo(f"Alias {alias} rolled back to {version}")
+
+
+@cli.command()
+@_STORE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def versions(store_uri: str, as_json: bool) -> None:
+    """List a store's versions, oldest first, with their key metrics and aliases.
+
+    \b
+    Example:
+        spam-classifier versions --store s3://my-models/spam
+    """
+    import dataclasses
+    import json
+
+    from .store import open_store
+
+    infos = open_store(store_uri).list_versions()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(info) for info in infos], indent=2))
+        return
+    rows = [("VERSION", "CREATED", "F1", "HAM_FPR", "ALIASES")]
+    for info in infos:
+        metrics = [f"{info.metrics[name]:.4f}" if name in info.metrics else "-" for name in ("f1", "ham_fpr")]
+        rows.append((info.version, info.created or "-", *metrics, ",".join(info.aliases) or "-"))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
 def main() -> None:
     cli(prog_name="spam-classifier")
 
