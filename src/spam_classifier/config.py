@@ -5,7 +5,7 @@ handler all take a `Settings`, so a test can build one directly and a bad value 
 (a Lambda cold start, a ``spam-classifier serve``), never in the middle of a request.
 
     MODEL_URI             the model to serve (a path or store URI); unset: the model shipped in the package
-    MODEL_RELOAD_SECONDS  how often to check the source for a new model version (default 60; 0: every request)
+    MODEL_RELOAD_SECONDS  how often to check an alias for a new model version (default 60; 0: never)
     MAX_BODY_BYTES        largest request body accepted (default 1048576, 1 MB)
     MAX_MESSAGE_BYTES     largest single message accepted, UTF-8 encoded (default 262144, 256 KB)
     MAX_BATCH             most messages in one batch request (default 100)
