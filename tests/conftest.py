@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,11 @@ SPAM_DOCS = [
 ]
 
 
+def encode_floats(values: list[float]) -> str:
+    """The compiler's float-array encoding: base64 of little-endian float64s."""
+    return base64.b64encode(struct.pack(f"<{len(values)}d", *values)).decode("ascii")
+
+
 def tiny_model_spec(*, intercept: float = -1.0, threshold: float = 0.5) -> dict[str, Any]:
     """A hand-written compiled model: a few word weights, enough to tell SPAM_DOCS from HAM_DOCS."""
     weights = {"free": 3.0, "win": 3.0, "won": 3.0, "prize": 3.0, "claim": 3.0, "cash": 2.0, "urgent": 2.0,
@@ -50,8 +57,8 @@ def tiny_model_spec(*, intercept: float = -1.0, threshold: float = 0.5) -> dict[
                 "sublinear_tf": True,
                 "norm": "l2",
                 "terms": list(weights),
-                "idf": [1.0] * len(weights),
-                "weights": list(weights.values()),
+                "idf": encode_floats([1.0] * len(weights)),
+                "weights": encode_floats(list(weights.values())),
             }
         ],
     }

@@ -6,8 +6,12 @@ stderr and exit code 1 here, and only here; usage errors exit 2 (click's own).
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -59,6 +63,204 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def _data_options(function: Any) -> Any:
+    """The options every command that reads corpora shares."""
+    for option in reversed([
+        click.option("--data", "sources", multiple=True, required=True, metavar="KIND:PATH",
+                     help="Training data, repeatable: sms:PATH, spamassassin, csv:PATH, jsonl:PATH, mbox:PATH, "
+                          "maildir:PATH, eml:DIR (mail labels from folder names, or a @spam / @ham suffix)."),
+        click.option("--model", "kind", type=click.Choice(["default", "seed"]), default="default", show_default=True,
+                     help="default: our model; seed: the article's TF-IDF + MultinomialNB baseline."),
+        click.option("--target-ham-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.001,
+                     show_default=True, help="The share of ham the threshold may flag (out-of-fold on training data)."),
+        click.option("--text-column", default="text", show_default=True, help="csv/jsonl: the message column."),
+        click.option("--label-column", default="label", show_default=True, help="csv/jsonl: the label column."),
+        click.option("--jobs", type=click.IntRange(1), default=2, show_default=True, help="Parallel CV workers."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _load_corpus(sources: tuple[str, ...], text_column: str, label_column: str) -> Any:
+    from .corpora import LoadOptions, load_corpora
+
+    corpus = load_corpora(sources, LoadOptions(text_column=text_column, label_column=label_column))
+    click.echo(f"Loaded {len(corpus.messages)} messages ({corpus.n_spam} spam) from {', '.join(sources)}; "
+               f"removed {corpus.duplicates_removed} duplicates.", err=True)
+    return corpus
+
+
+@contextmanager
+def _progress(label: str, steps: int) -> Iterator[Callable[[str], None]]:
+    with click.progressbar(length=steps, label=label, file=sys.stderr, show_eta=True) as bar:
+        yield lambda _message: bar.update(1)
+
+
+@cli.command()
+@_data_options
+@click.option("--out", required=True, type=click.Path(file_okay=False, writable=True),
+              help="The artifact directory to create (must not exist).")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="CV folds for choosing hyper-parameters and the threshold.")
+@click.option("--no-pipeline", is_flag=True, help="Leave model.joblib out (a runtime-only artifact).")
+def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
+          jobs: int, out: str, folds: int, no_pipeline: bool) -> None:
+    """Train a model and write its artifact: model.json, manifest.json, model.joblib.
+
+    Hyper-parameters and the threshold are chosen by stratified CV on the training data only,
+    with fixed seeds, so the same data and versions give the same model.
+
+    \b
+    Example:
+        spam-classifier train --data sms:SMSSpamCollection --data spamassassin --out build/my-model
+    """
+    from .train import fit_steps, train_model
+
+    if Path(out).exists():
+        raise click.BadParameter(f"{out} already exists; choose a new directory", param_hint="--out")
+    corpus = _load_corpus(sources, text_column, label_column)
+    with _progress(f"Training the {kind} model", fit_steps(folds)) as tick:
+        artifact = train_model(corpus, out, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,  # type: ignore[arg-type]
+                               include_pipeline=not no_pipeline, n_jobs=jobs, progress=tick)
+    found = artifact.manifest["metrics"]
+    click.echo(f"Wrote {out} (version {artifact.version}).")
+    click.echo(f"Threshold {artifact.model['threshold']:.4f}; out-of-fold on the training data: f1 {found['f1']:.4f}, "
+               f"recall {found['recall']:.4f}, ham FPR {found['ham_fpr']:.4f}.")
+
+
+@cli.command()
+@_data_options
+@click.option("--cv", type=click.IntRange(2, 20), default=5, show_default=True, help="Stratified CV folds.")
+@click.option("--test-data", "test_sources", multiple=True, metavar="KIND:PATH",
+              help="Train on --data once and test on this instead of CV (repeatable).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write the Markdown report and plots. [default: reports/<model>-evaluation]")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object with the metrics.")
+def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
+             jobs: int, cv: int, test_sources: tuple[str, ...], report_dir: str | None, as_json: bool) -> None:
+    """Evaluate honestly: de-duplicated data, every fold trained from scratch, metrics at the stored threshold.
+
+    Reports n, n_spam, duplicates_removed, accuracy, precision, recall, f1, mcc, roc_auc, pr_auc,
+    ham_fpr, the confusion matrix and the threshold, and writes a report folder with plots.
+
+    \b
+    Example:
+        spam-classifier evaluate --data sms:SMSSpamCollection --cv 5 --json
+        spam-classifier evaluate --data spamassassin --model seed --cv 5
+    """
+    from .evaluate import cross_validate, evaluate_on, write_report
+    from .train import fit_pipeline, fit_steps
+
+    corpus = _load_corpus(sources, text_column, label_column)
+    if test_sources:
+        test = _load_corpus(test_sources, text_column, label_column)
+        with _progress(f"Training the {kind} model", fit_steps(5)) as tick:
+            trained = fit_pipeline(corpus.messages, corpus.labels, kind=kind,  # type: ignore[arg-type]
+                                   target_ham_fpr=target_ham_fpr, n_jobs=jobs, progress=tick)
+        evaluation = evaluate_on(trained.pipeline, trained.threshold, test, kind=kind)
+    else:
+        with _progress(f"Cross-validating the {kind} model", cv * fit_steps(5)) as tick:
+            evaluation = cross_validate(corpus, kind=kind, cv=cv, target_ham_fpr=target_ham_fpr,  # type: ignore[arg-type]
+                                        n_jobs=jobs, progress=tick)
+    result = evaluation.metrics()
+    report = write_report(evaluation, report_dir or Path("reports") / f"{kind}-evaluation")
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    matrix = result["confusion_matrix"]
+    click.echo(f"{result['model']} model, {result['protocol']}: n={result['n']} ({result['n_spam']} spam), "
+               f"{result['duplicates_removed']} duplicates removed")
+    for name in ("accuracy", "precision", "recall", "f1", "mcc", "roc_auc", "pr_auc", "ham_fpr", "threshold"):
+        click.echo(f"  {name:<10} {result[name]:.4f}")
+    click.echo(f"  confusion  tn={matrix['tn']} fp={matrix['fp']} fn={matrix['fn']} tp={matrix['tp']}")
+    click.echo(f"Report: {report / 'README.md'}")
+
+
+def _open_model(model_uri: str | None) -> Any:
+    from .source import ModelSource
+
+    source = ModelSource(model_uri, reload_seconds=0)
+    if source.model is None:
+        raise SpamClassifierError(source.error or f"cannot load the model {model_uri!r}")
+    return source.model
+
+
+@cli.command()
+@click.argument("messages", nargs=-1)
+@click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Read one message from a file (an .eml or text), repeatable.")
+@click.option("--model", "model_uri", metavar="URI", default=None,
+              help="An artifact directory or store URI (path@alias, s3://bucket/prefix@alias). [default: shipped]")
+@click.option("--format", "message_format", type=click.Choice(["auto", "text", "email"]), default="auto",
+              show_default=True, help="How to read each message.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def predict(messages: tuple[str, ...], files: tuple[str, ...], model_uri: str | None, message_format: str,
+            as_json: bool) -> None:
+    """Classify messages given as arguments, files, or on stdin (one message).
+
+    \b
+    Example:
+        spam-classifier predict "WINNER!! Claim your free iPhone now"
+        spam-classifier predict --file suspicious.eml --json
+        echo "See you at lunch?" | spam-classifier predict
+    """
+    texts = list(messages)
+    for file in files:
+        texts.append(Path(file).read_bytes().decode("utf-8", errors="replace"))
+    if not texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise click.UsageError("give messages as arguments, with --file, or on stdin")
+        texts = [sys.stdin.read()]
+    model = _open_model(model_uri)
+    probabilities = model.predict_proba(texts, format=message_format)
+    rows = [{"prediction": model.label(p), "spam_probability": p} for p in probabilities]
+    if as_json:
+        click.echo(json.dumps({"model_version": model.version, "threshold": model.threshold, "predictions": rows}))
+        return
+    for row, text in zip(rows, texts, strict=True):
+        preview = " ".join(text.split())
+        preview = preview if len(preview) <= 60 else preview[:57] + "..."
+        click.echo(f"{row['prediction']:<4}  {row['spam_probability']:.4f}  {preview}")
+
+
+@cli.command()
+@click.option("--model", "model_uri", metavar="URI", default=None,
+              help="An artifact directory or store URI. [default: the shipped model]")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+def info(model_uri: str | None, as_json: bool) -> None:
+    """Print the model card: version, kind, threshold, training data, metrics and library versions.
+
+    \b
+    Example:
+        spam-classifier info
+        spam-classifier info --model build/my-model --json
+    """
+    model = _open_model(model_uri)
+    manifest = model.manifest
+    if as_json:
+        click.echo(json.dumps(manifest, indent=2))
+        return
+    data = manifest.get("training_data", {})
+    found = manifest.get("metrics", {})
+    click.echo(f"version     {model.version}")
+    click.echo(f"kind        {model.kind}")
+    click.echo(f"created     {manifest.get('created', '?')}")
+    click.echo(f"threshold   {model.threshold:.6f}")
+    if data:
+        click.echo(f"trained on  {', '.join(data.get('sources', []))}: {data.get('n')} messages, "
+                   f"{data.get('n_spam')} spam, {data.get('duplicates_removed')} duplicates removed")
+    if found:
+        click.echo(f"metrics     {found.get('protocol', '')}")
+        for name in ("f1", "precision", "recall", "mcc", "roc_auc", "ham_fpr"):
+            if name in found:
+                click.echo(f"  {name:<9} {found[name]:.4f}")
+    libraries = manifest.get("libraries", {})
+    if libraries:
+        click.echo("libraries   " + ", ".join(f"{name} {value}" for name, value in sorted(libraries.items())))
+    for name, entry in sorted(manifest.get("files", {}).items()):
+        click.echo(f"file        {name}  {entry.get('bytes')} bytes  sha256 {entry.get('sha256', '')[:16]}...")
 
 
 @cli.command()

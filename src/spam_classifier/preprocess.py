@@ -45,21 +45,21 @@ _KNOWN_HEADERS = frozenset(
 )
 
 _URL = re.compile(
-    r"(?i)\b(?:(?:https?|ftp)://|www\.)([^\s/?#<>\"'()\[\]{}|\\^`]+)[^\s<>\"']*"
-    r"|\b((?:[a-z0-9-]+\.)+(?:com|net|org|biz|info|co\.uk|uk|us|ru|cn|de|io|me|tv|ws))\b(?:/[^\s<>\"']*)?"
+    r"(?i)\b(?<!@)(?:(?:https?|ftp)://|www\.)([^\s/?#<>\"'()\[\]{}|\\^`]+)[^\s<>\"']*"
+    r"|(?<![\w@.-])\b((?:[a-z0-9-]+\.)+(?:com|net|org|biz|info|co\.uk|uk|us|ru|cn|de|io|me|tv|ws))\b(?:/[^\s<>\"']*)?"
 )
 _EMAIL_ADDRESS = re.compile(r"(?i)\b[a-z0-9._%+-]+@((?:[a-z0-9-]+\.)+[a-z]{2,})\b")
 _MONEY = re.compile(r"(?i)[£$€¥]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:p|gbp|usd|eur|pounds?|dollars?)\b")
 _PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
-_DIGITS = re.compile(r"\d+")
 
 
 def looks_like_email(message: str) -> bool:
     """Whether `message` starts like an RFC 822 email (a header block, or an mbox `From ` line)."""
-    if message.startswith("From "):
-        return True
+    lines = message.splitlines()[:_HEADER_SCAN_LINES]
+    if lines and lines[0].startswith("From "):  # an mbox envelope line; the headers follow it
+        lines = lines[1:]
     headers = known = 0
-    for line in message.splitlines()[:_HEADER_SCAN_LINES]:
+    for line in lines:
         if not line.strip():
             break
         if line[0] in " \t":  # a folded continuation of the previous header
@@ -92,23 +92,23 @@ def preprocess_messages(messages: Iterable[str]) -> list[str]:
 
 
 def _normalise(text: str) -> str:
+    # Shape tokens are added next to the original text, not instead of it: the words themselves
+    # still count, and the shapes let the model generalise to numbers and hosts it never saw.
     text = unicodedata.normalize("NFKC", text)
     text = _URL.sub(_url_shape, text)
     text = _EMAIL_ADDRESS.sub(lambda m: f" zemail {m.group(1)} ", text)
-    text = _MONEY.sub(" zmoney ", text)
-    text = _PHONE.sub(_phone_shape, text)
-    return _DIGITS.sub(lambda m: f" zdigits{min(len(m.group()), 9)} ", text)
+    text = _MONEY.sub(lambda m: f" zmoney {m.group()} ", text)
+    return _PHONE.sub(_phone_shape, text)
 
 
 def _url_shape(match: re.Match[str]) -> str:
     host = (match.group(1) or match.group(2) or "").lower().split("@")[-1].split(":")[0]
-    host = host.removeprefix("www.")
-    return f" zurl {host} "
+    return f" zurl {host.removeprefix('www.')} {match.group()} "
 
 
 def _phone_shape(match: re.Match[str]) -> str:
     digits = sum(c.isdigit() for c in match.group())
-    return " zphone " if digits >= 7 else match.group()
+    return f" zphone {match.group()} " if digits >= 7 else match.group()
 
 
 def _email_text(raw: str) -> str:

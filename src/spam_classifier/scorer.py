@@ -11,9 +11,12 @@ Only the standard library is imported, so loading it costs a few milliseconds, n
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
+import sys
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -37,10 +40,10 @@ class _Vectorizer:
     """One compiled TfidfVectorizer: its analyzer plus ``{term: (idf, weight)}``."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        terms, idf, weights = spec["terms"], spec["idf"], spec["weights"]
+        terms, idf, weights = spec["terms"], _float_array(spec["idf"]), _float_array(spec["weights"])
         if not len(terms) == len(idf) == len(weights):
             raise ArtifactError("model.json: a vectorizer's terms, idf and weights differ in length")
-        self._table: dict[str, tuple[float, float]] = dict(zip(terms, zip(idf, weights, strict=True), strict=True))
+        self._table: dict[str, tuple[float, float]] = dict(zip(terms, zip(idf, weights)))  # noqa: B905 - checked
         self._sublinear_tf = bool(spec["sublinear_tf"])
         self._l2 = spec["norm"] == "l2"
         self._analyze = _build_analyzer(spec)
@@ -60,6 +63,18 @@ class _Vectorizer:
         if self._l2 and squares > 0.0:
             return dot / math.sqrt(squares)
         return dot
+
+
+def _float_array(encoded: str) -> array:
+    """Decode the compiler's base64 little-endian float64 array."""
+    values = array("d")
+    try:
+        values.frombytes(base64.b64decode(encoded, validate=True))
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(f"model.json: a float array is not valid base64 float64 data: {exc}") from None
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values
 
 
 def _build_analyzer(spec: dict[str, Any]) -> Callable[[str], list[str]]:
@@ -119,6 +134,7 @@ class Model:
             self._vectorizers = [_Vectorizer(vectorizer) for vectorizer in spec["vectorizers"]]
             self._intercept = float(spec["intercept"])
             self.threshold = float(spec["threshold"])
+            self._preprocess = bool(spec.get("preprocess", True))
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"model.json is malformed: {type(exc).__name__}: {exc}") from None
         if not 0.0 <= self.threshold <= 1.0:
@@ -129,6 +145,8 @@ class Model:
 
     def predict_proba(self, messages: Sequence[str], *, format: MessageFormat = "auto") -> list[float]:
         """The spam probability of each message."""
+        if not self._preprocess:  # the seed model reads raw text, as the article's pipeline does
+            return [self._probability(message) for message in _check_messages(messages)]
         return [self._probability(preprocess(message, format=format)) for message in _check_messages(messages)]
 
     def predict(self, messages: Sequence[str], *, format: MessageFormat = "auto") -> list[Label]:

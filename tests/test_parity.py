@@ -1,0 +1,76 @@
+"""The scorer reproduces scikit-learn: every message of both corpora, every model kind, |difference| <= 1e-9.
+
+These train real models on the real corpora (SMS from ../shared, SpamAssassin from the npm registry
+cache), so they take a minute or two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SMS_PATH
+from spam_classifier import load_model
+from spam_classifier.artifact import read_artifact
+from spam_classifier.compiler import CompileError, compile_pipeline, save_model
+from spam_classifier.corpora import load_corpus
+from spam_classifier.scorer import DEFAULT_MODEL_DIR
+from spam_classifier.train import MODEL_KINDS, fit_pipeline
+
+joblib = pytest.importorskip("joblib")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def all_messages() -> list[str]:
+    """Every message of both corpora, duplicates included: what a server could be asked."""
+    pairs = load_corpus(f"sms:{SMS_PATH}") + load_corpus("spamassassin")
+    return [message for message, _ in pairs]
+
+
+@pytest.fixture(scope="module")
+def training_sample() -> tuple[list[str], list[str]]:
+    """All of SMS plus every fourth SpamAssassin email: both kinds of text, quick to fit."""
+    pairs = load_corpus(f"sms:{SMS_PATH}") + load_corpus("spamassassin")[::4]
+    return [message for message, _ in pairs], [label for _, label in pairs]
+
+
+def _assert_parity(artifact_dir: Path, messages: list[str]) -> None:
+    pipeline = joblib.load(artifact_dir / "model.joblib")
+    X = np.asarray(messages, dtype=object)
+    expected = pipeline.predict_proba(X)[:, list(pipeline.classes_).index("spam")]
+    model = load_model(artifact_dir)
+    got = np.asarray(model.predict_proba(messages))
+    worst = int(np.argmax(np.abs(got - expected)))
+    assert abs(got[worst] - expected[worst]) <= 1e-9, f"message {worst}: {got[worst]!r} != {expected[worst]!r}"
+    assert model.predict(messages) == pipeline.predict(X).tolist()
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_parity_every_model_kind_on_both_corpora(kind, training_sample, all_messages, tmp_path):
+    messages, labels = training_sample
+    trained = fit_pipeline(messages, labels, kind=kind, folds=2, n_jobs=2)
+    save_model(trained.pipeline, tmp_path / kind, kind=kind, manifest={"metrics": {}})
+    _assert_parity(tmp_path / kind, all_messages)
+
+
+def test_parity_shipped_default_model_on_both_corpora(all_messages):
+    read_artifact(DEFAULT_MODEL_DIR, include_pipeline=True)  # verified, model.joblib included
+    _assert_parity(DEFAULT_MODEL_DIR, all_messages)
+
+
+def test_compile_pipeline_refuses_what_the_scorer_cannot_reproduce(training_sample):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    messages, labels = training_sample
+    svm = make_pipeline(TfidfVectorizer(), LinearSVC()).fit(messages[:500], labels[:500])
+    with pytest.raises(CompileError, match="cannot compile a LinearSVC"):
+        compile_pipeline(svm)
+    binary = make_pipeline(TfidfVectorizer(binary=True), LinearSVC()).fit(messages[:500], labels[:500])
+    with pytest.raises(CompileError, match="binary"):
+        compile_pipeline(binary)
