@@ -1,0 +1,297 @@
+"""preprocess: plain text, shape tokens, email detection, RFC 822 extraction and robustness on hostile input."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import HAM_DOCS, SPAM_DOCS
+from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, preprocess, preprocess_messages
+
+_HEADERS = "From: Alice <alice@example.test>\nTo: bob@example.test\nSubject: lunch\n\n"
+
+
+def _email(*, headers: str, body: str) -> str:
+    return "From: Prize Team <prizes@lottery.test>\nTo: you@inbox.test\n" + headers + "\n" + body
+
+
+def _nested_multipart(depth: int) -> str:
+    body = "Content-Type: text/plain\n\ninnermost words\n"
+    for level in range(depth):
+        boundary = f"b{level}"
+        body = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n--{boundary}\n{body}--{boundary}--\n'
+    return "From: a@b.test\nSubject: deep\nMIME-Version: 1.0\n" + body
+
+
+# --- plain text --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", HAM_DOCS)
+def test_preprocess_plain_text_passes_through(message: str) -> None:
+    assert preprocess(message) == message
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Hello there, how are you?", "Hello there, how are you?"),
+        ("Visit www.example.com/win now", "Visit  zurl example.com www.example.com/win  now"),
+        (
+            "see https://Sub.Example.COM:8080/path?q=1 ok",
+            "see  zurl sub.example.com https://Sub.Example.COM:8080/path?q=1  ok",
+        ),
+        ("go to cheap-meds.biz today", "go to  zurl cheap-meds.biz cheap-meds.biz  today"),
+        ("mail me at bob@example.xyz today", "mail me at  zemail example.xyz  today"),
+        ("Win £100 now", "Win  zmoney £100  now"),
+        ("only 100 pounds", "only  zmoney 100 pounds "),
+        ("Call 09061701461 today", "Call  zphone 09061701461  today"),
+        ("Call 12345 ok", "Call 12345 ok"),  # too few digits for a phone number: left alone
+        ("fish &amp; chips", "fish & chips"),  # HTML entities are unescaped
+        ("ﬁne", "fine"),  # NFKC folds compatibility characters
+    ],
+)
+def test_preprocess_adds_shape_tokens_next_to_the_original_text(message: str, expected: str) -> None:
+    assert preprocess(message) == expected
+
+
+@pytest.mark.parametrize("address", ["bob@example.org", "bob@mail.example.com", "me@my-site.net", "foo@www.bar.com"])
+def test_preprocess_email_address_in_a_common_tld_is_an_email_not_a_url(address: str) -> None:
+    """A bare domain is a URL, but not when it is the domain of an e-mail address."""
+    domain = address.split("@")[1]
+    assert preprocess(f"mail {address} today") == f"mail  zemail {domain}  today"
+
+
+def test_preprocess_messages_is_preprocess_over_a_batch() -> None:
+    messages = [*SPAM_DOCS, _HEADERS + "see you there"]
+    assert preprocess_messages(messages) == [preprocess(message) for message in messages]
+    assert preprocess_messages([]) == []
+
+
+# --- looks_like_email --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        _HEADERS + "body",
+        "From: a@b.test\nTo: c@d.test\n\nbody",
+        "Subject: hi\nX-Custom-Header: folded\n  continuation line\n\nbody",
+        "From spammer@example.net  Mon Jan  1 00:00:00 2024\nFrom: a@b.test\nSubject: s\n\nbody",
+    ],
+)
+def test_looks_like_email_true_for_header_blocks(message: str) -> None:
+    assert looks_like_email(message) is True
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "From here on I will text you first",
+        "From here\nSubject: x\n\nhi",
+        "Subject: x",
+        "Subject: hi\nsee you later",
+        "Foo: 1\nBar: 2\n\nno known header",
+        *SPAM_DOCS,
+    ],
+)
+def test_looks_like_email_false_for_sms(message: str) -> None:
+    assert looks_like_email(message) is False
+
+
+# --- RFC 822 extraction ------------------------------------------------------------------------------------------
+
+_MULTIPART = """\
+From spammer@example.net  Mon Jan  1 00:00:00 2024
+Return-Path: <bounce-77@returnpathqqq.test>
+Received: from relayqqq.collectorxyz.test (relayqqq.collectorxyz.test [10.1.2.3]) by mx.collectorxyz.test
+From: "Prize Team" <prizes@lottery.test>
+To: you@inbox.test
+Subject: =?utf-8?B?WW91IGhhdmUgd29u?= =?iso-8859-1?Q?_a_caf=E9?=
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="XYZ"
+
+--XYZ
+Content-Type: text/plain; charset=utf-8
+
+Plain body here
+--XYZ
+Content-Type: text/html; charset=utf-8
+
+<html><head><style>.hidden{color:red}</style><script>var secretcode=1;</script></head>
+<body><p>Click <a href="http://claim-now.example.com/go?id=5">here</a> today</p></body></html>
+--XYZ
+Content-Type: application/pdf; name="invoice.pdf"
+Content-Disposition: attachment; filename="invoice.pdf"
+Content-Transfer-Encoding: base64
+
+JVBERi0xLjQK
+--XYZ--
+"""
+
+
+def test_preprocess_email_extracts_subject_sender_bodies_and_attachment_names() -> None:
+    assert preprocess(_MULTIPART) == (
+        "You have won a café\n"
+        "Prize Team\n"
+        "Plain body here\n"
+        "\n Click    zurl claim-now.example.com http://claim-now.example.com/go?id=5   here  today"
+        "\ninvoice.pdf"
+    )
+
+
+def test_preprocess_email_drops_routing_headers_and_scripts() -> None:
+    text = preprocess(_MULTIPART)
+    for hidden in ("returnpathqqq", "collectorxyz", "relayqqq", "10.1.2.3", "bounce-77", "secretcode", "color:red"):
+        assert hidden not in text
+
+
+def test_preprocess_email_decodes_rfc2047_subject_and_sender() -> None:
+    message = (
+        "From: =?utf-8?Q?Jos=C3=A9_Garc=C3=ADa?= <jose@example.test>\nSubject: =?utf-8?B?0J/RgNC40LLQtdGC?=\n\nhello"
+    )
+    assert preprocess(message) == "Привет\nJosé García\nhello"
+
+
+def test_preprocess_email_decodes_base64_and_quoted_printable_bodies() -> None:
+    encoded = base64.b64encode("naïve body".encode()).decode()
+    b64 = _email(
+        headers="Subject: b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n", body=encoded
+    )
+    qp = _email(
+        headers="Subject: q\nContent-Type: text/plain; charset=iso-8859-1\n"
+        "Content-Transfer-Encoding: quoted-printable\n",
+        body="caf=E9 cr=\n\u00e8me",
+    )
+    assert preprocess(b64) == "b\nPrize Team\nnaïve body"
+    assert preprocess(qp) == "q\nPrize Team\ncafé crème"
+
+
+def test_preprocess_email_html_only_body_becomes_text() -> None:
+    message = _email(
+        headers="Subject: offer\nContent-Type: text/html\n",
+        body='<script>track()</script><p>Buy <b>now</b></p><img src="https://img.pixelhost.test/a.gif">',
+    )
+    assert (
+        preprocess(message)
+        == "offer\nPrize Team\nBuy  now   zurl img.pixelhost.test https://img.pixelhost.test/a.gif  "
+    )
+
+
+# --- format= -----------------------------------------------------------------------------------------------------
+
+
+def test_preprocess_format_text_reads_headers_as_words() -> None:
+    assert preprocess(_HEADERS + "hello", format="text") == (
+        "From: Alice < zemail example.test >\nTo:  zemail example.test \nSubject: lunch\n\nhello"
+    )
+
+
+def test_preprocess_format_email_reads_headerless_text_as_a_body() -> None:
+    assert preprocess("hello world", format="email") == "hello world"
+
+
+def test_preprocess_format_auto_detects_email() -> None:
+    assert preprocess(_HEADERS + "hello") == preprocess(_HEADERS + "hello", format="email") == "lunch\nAlice\nhello"
+    assert preprocess("From here on, hello") == preprocess("From here on, hello", format="text")
+
+
+@pytest.mark.parametrize("bad_format", ["mime", "EMAIL", "", None])
+def test_preprocess_invalid_format_raises(bad_format: object) -> None:
+    with pytest.raises(ValueError, match=r"format must be 'auto', 'text' or 'email', not "):
+        preprocess("hello", format=bad_format)  # type: ignore[arg-type]
+
+
+# --- robustness --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param(
+            _email(headers="Subject: x\nContent-Type: text/plain; charset=x-unknown\n", body="hello unknown"),
+            "x\nPrize Team\nhello unknown",
+            id="unknown-charset",
+        ),
+        pytest.param(
+            _email(headers="Subject: x\nContent-Transfer-Encoding: base64\n", body="!!!notbase64@@@"),
+            "x\nPrize Team\n!!!notbase64@@@",
+            id="broken-base64",
+        ),
+        pytest.param(
+            _email(
+                headers='Subject: x\nContent-Type: multipart/mixed; boundary="zz"\n',
+                body="--zz\nContent-Type: text/plain\n\nunterminated part",
+            ),
+            "x\nPrize Team\nunterminated part",
+            id="unterminated-multipart",
+        ),
+    ],
+)
+def test_preprocess_email_malformed_mime_still_reads_the_text(message: str, expected: str) -> None:
+    assert preprocess(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param(
+            _email(headers="Subject: j\x00unk\n", body="\x00\x01\x02\xff\xfe binary \x00 end"), id="nul-bytes"
+        ),
+        pytest.param("\ud800 lone \udfff surrogates", id="lone-surrogates-text"),
+        pytest.param(_email(headers="Subject: \ud800 hi\n", body="body \udfff"), id="lone-surrogates-email"),
+        pytest.param(_email(headers="Content-Type: multipart/mixed\n", body="no boundary"), id="multipart-no-boundary"),
+        pytest.param(_email(headers='Content-Type: text/plain; charset="utf-8\x00"\n', body="x"), id="nul-charset"),
+        pytest.param(bytes(range(256)).decode("latin-1") * 40, id="binary-junk"),
+        pytest.param(_nested_multipart(100), id="nested-100"),
+        pytest.param(_nested_multipart(2000), id="nested-2000"),
+    ],
+)
+def test_preprocess_hostile_input_never_raises(message: str) -> None:
+    text = preprocess(message)
+    assert isinstance(text, str)
+    assert len(text) <= MAX_TEXT_CHARS
+
+
+def test_preprocess_nested_multipart_reads_the_inner_text() -> None:
+    assert preprocess(_nested_multipart(10)) == "deep\ninnermost words"
+
+
+@pytest.mark.parametrize(
+    ("message", "prefix"),
+    [
+        pytest.param("free prize " * 100_000, "free prize free", id="text-1MB"),
+        pytest.param(_HEADERS + "free prize " * 100_000, "lunch\nAlice\nfree prize free", id="email-1MB"),
+        pytest.param("£5 " * 350_000, " zmoney £5   zmoney £5 ", id="money-1MB"),
+    ],
+)
+def test_preprocess_caps_output_at_max_text_chars(message: str, prefix: str) -> None:
+    assert len(message) >= 1_000_000
+    text = preprocess(message)
+    assert len(text) == MAX_TEXT_CHARS
+    assert text.startswith(prefix)
+
+
+# --- properties --------------------------------------------------------------------------------------------------
+
+_PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_PROPERTY_SETTINGS
+@given(st.text())
+def test_preprocess_never_raises_on_arbitrary_text(message: str) -> None:
+    text = preprocess(message)
+    assert isinstance(text, str)
+    assert len(text) <= MAX_TEXT_CHARS
+
+
+@_PROPERTY_SETTINGS
+@given(st.text(), st.text())
+def test_preprocess_never_raises_on_arbitrary_email(header_value: str, body: str) -> None:
+    message = f"From: someone@example.test\nSubject: {header_value}\nContent-Type: text/plain\n\n{body}"
+    text = preprocess(message)
+    assert isinstance(text, str)
+    assert len(text) <= MAX_TEXT_CHARS
