@@ -52,3 +52,38 @@ else
     echo "tools: installed $(SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" --version)"
 fi
 echo "tools: done"
+
+# The Lambda python3.12 runtime stand-in, for running `sam build` output under the RIE (tests/deploy, bench/):
+# a python3.12 venv with what the Lambda runtime itself provides, awslambdaric and boto3, and nothing else.
+LAMBDA_VENV=$TOOLS/lambda-python3.12
+LAMBDA_RUNTIME_PACKAGES=("awslambdaric==4.2.2" "boto3==1.44.8")
+lambda_venv_ok() {
+    [ -x "$LAMBDA_VENV/bin/python" ] && "$LAMBDA_VENV/bin/python" - "${LAMBDA_RUNTIME_PACKAGES[@]}" <<'PYEOF' 2>/dev/null
+import sys
+from importlib.metadata import version
+assert sys.version_info[:2] == (3, 12)
+for pin in sys.argv[1:]:
+    name, wanted = pin.split("==")
+    assert version(name) == wanted, pin
+PYEOF
+}
+if lambda_venv_ok; then
+    echo "tools: $LAMBDA_VENV already has ${LAMBDA_RUNTIME_PACKAGES[*]}"
+else
+    py312=""
+    if python3.12 -c "" 2>/dev/null; then py312=$(command -v python3.12); fi
+    if [ -z "$py312" ] && command -v pyenv >/dev/null; then
+        py312=$(ls -d "$(pyenv root)"/versions/3.12.*/bin/python3.12 2>/dev/null | tail -n1 || true)
+    fi
+    if [ -z "$py312" ]; then
+        echo "tools: ERROR: no python3.12 found (on PATH or in pyenv); install Python 3.12 for the Lambda stand-in" >&2
+        exit 1
+    fi
+    echo "tools: creating $LAMBDA_VENV from $py312 with ${LAMBDA_RUNTIME_PACKAGES[*]}"
+    rm -rf "$LAMBDA_VENV"
+    "$UV" venv -q --python "$py312" "$LAMBDA_VENV"
+    "$UV" pip install -q --python "$LAMBDA_VENV/bin/python" "${LAMBDA_RUNTIME_PACKAGES[@]}"
+    "$LAMBDA_VENV/bin/python" -m compileall -q "$LAMBDA_VENV/lib" >/dev/null || true  # the runtime ships .pyc too
+    lambda_venv_ok || { echo "tools: ERROR: $LAMBDA_VENV does not import ${LAMBDA_RUNTIME_PACKAGES[*]}" >&2; exit 1; }
+fi
+echo "tools: lambda runtime stand-in ready"
