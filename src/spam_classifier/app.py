@@ -16,6 +16,7 @@ Logs are JSON lines with the request id, route, status, latency and label(s); ne
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -52,7 +53,9 @@ class ModelSourceProtocol(Protocol):
     """Where the app gets its model: `spam_classifier.source.ModelSource`, or a stand-in in tests.
 
     ``refresh_if_due`` is called on every request, so it must be cheap when no reload is due and
-    must never raise; a failed load leaves ``model`` as it was and records ``error``.
+    must never raise; a failed load leaves ``model`` as it was and records ``error``. With
+    ``refresh_in_background`` the app calls ``due()`` on every request instead, and runs
+    ``refresh_if_due`` in a worker thread only when it returns true.
     """
 
     @property
@@ -62,6 +65,8 @@ class ModelSourceProtocol(Protocol):
     def error(self) -> str | None: ...
 
     def refresh_if_due(self) -> None: ...
+
+    def due(self) -> bool: ...
 
 
 # --- errors: each class is one kind of failed request; _ERROR_STATUSES maps it to a status ----------------
@@ -146,8 +151,10 @@ class _Request:
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.receive = receive
-        self.method: str = scope["method"]
-        self.path: str = scope["path"]
+        # str() because Mangum copies these from the Lambda event as they are: a malformed event's method can be
+        # null or a number, which must end as a 405 like any other unknown method, not as a 500.
+        self.method: str = str(scope["method"])
+        self.path: str = str(scope["path"])
         self.headers: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
             key = name.decode("latin-1").lower()
@@ -191,9 +198,11 @@ _Handler = Callable[[_Request], Awaitable[_Response]]
 class _App:
     """The ASGI callable returned by `create_app`."""
 
-    def __init__(self, source: ModelSourceProtocol, settings: Settings) -> None:
+    def __init__(self, source: ModelSourceProtocol, settings: Settings, *, refresh_in_background: bool) -> None:
         self._source = source
         self._settings = settings
+        self._refresh_in_background = refresh_in_background
+        self._refreshing: asyncio.Future[None] | None = None
         self._routes: dict[str, dict[str, _Handler]] = {
             "/predict": {"POST": self._predict},
             "/health": {"GET": self._health},
@@ -248,8 +257,24 @@ class _App:
             )
         if self._api_key is not None and request.path in _PROTECTED_ROUTES:
             self._check_api_key(request)
-        self._source.refresh_if_due()
+        self._refresh_model()
         return await handler(request)
+
+    def _refresh_model(self) -> None:
+        """Let the source follow its alias: inline, or in a worker thread when the app runs in a long-lived server.
+
+        Inline suits Lambda: one request at a time per process, and the process is frozen as soon as
+        the response is sent, so work left running in the background would stall until the next
+        invocation. Under uvicorn a reload from S3 takes as long as the network does, and inline it
+        would stall every request on the event loop; there the request that finds a refresh due
+        starts it in a thread and is served by the current model, like everyone else until the swap.
+        """
+        if not self._refresh_in_background:
+            self._source.refresh_if_due()
+            return
+        if (self._refreshing is not None and not self._refreshing.done()) or not self._source.due():
+            return
+        self._refreshing = asyncio.get_running_loop().run_in_executor(None, self._source.refresh_if_due)
 
     # --- routes ---
 
@@ -427,13 +452,18 @@ class _App:
         _logger.log(logging.ERROR if status >= 500 else logging.INFO, "request", extra={"fields": fields})
 
 
-def create_app(source: ModelSourceProtocol, settings: Settings | None = None) -> ASGIApp:
+def create_app(
+    source: ModelSourceProtocol, settings: Settings | None = None, *, refresh_in_background: bool = False
+) -> ASGIApp:
     """The HTTP API serving `source`'s model, as an ASGI application.
 
     `settings` defaults to ``Settings()`` (the built-in defaults, not the environment: callers that
     want the environment pass ``read_settings()``, so tests never depend on it).
+    `refresh_in_background` runs a due model refresh in a worker thread instead of on the request
+    (for a long-running server; Lambda keeps the default, see `_App._refresh_model`).
     """
-    return _App(source, settings if settings is not None else Settings())
+    settings = settings if settings is not None else Settings()
+    return _App(source, settings, refresh_in_background=refresh_in_background)
 
 
 # --- logging ---------------------------------------------------------------------------------------------

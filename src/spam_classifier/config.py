@@ -6,6 +6,8 @@ handler all take a `Settings`, so a test can build one directly and a bad value 
 
     MODEL_URI             the model to serve (a path or store URI); unset: the model shipped in the package
     MODEL_RELOAD_SECONDS  how often to check an alias for a new model version (default 60; 0: never)
+    MODEL_CACHE_DIR       where fetched model versions are kept between processes (default: none; on AWS
+                          Lambda, i.e. when AWS_LAMBDA_FUNCTION_NAME is set, /tmp/spam-classifier-models)
     MAX_BODY_BYTES        largest request body accepted (default 1048576, 1 MB)
     MAX_MESSAGE_BYTES     largest single message accepted, UTF-8 encoded (default 262144, 256 KB)
     MAX_BATCH             most messages in one batch request (default 100)
@@ -25,9 +27,11 @@ from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["LOG_LEVELS", "Settings", "read_settings"]
+__all__ = ["LAMBDA_MODEL_CACHE_DIR", "LOG_LEVELS", "Settings", "read_settings"]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: MODEL_CACHE_DIR when unset on AWS Lambda, where /tmp is the only writable place.
+LAMBDA_MODEL_CACHE_DIR = "/tmp/spam-classifier-models"
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
@@ -38,6 +42,7 @@ class Settings:
 
     model_uri: str | None = None
     model_reload_seconds: float = 60.0
+    model_cache_dir: str | None = None
     max_body_bytes: int = 1_048_576
     max_message_bytes: int = 262_144
     max_batch: int = 100
@@ -73,6 +78,7 @@ def _optional_text(value: Any) -> bool:
 _CONSTRAINTS: dict[str, tuple[str, str, Callable[[Any], bool]]] = {
     "model_uri": ("MODEL_URI", "a non-empty path or URI", _optional_text),
     "model_reload_seconds": ("MODEL_RELOAD_SECONDS", "a number of seconds >= 0", _seconds),
+    "model_cache_dir": ("MODEL_CACHE_DIR", "a non-empty directory path", _optional_text),
     "max_body_bytes": ("MAX_BODY_BYTES", "a whole number of bytes > 0", _positive_int),
     "max_message_bytes": ("MAX_MESSAGE_BYTES", "a whole number of bytes > 0", _positive_int),
     "max_batch": ("MAX_BATCH", "a whole number > 0", _positive_int),
@@ -89,6 +95,10 @@ _CONSTRAINTS: dict[str, tuple[str, str, Callable[[Any], bool]]] = {
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read `Settings` from `environ` (default: ``os.environ``); unset or empty variables keep their defaults.
 
+    The one default that depends on the environment: MODEL_CACHE_DIR is ``/tmp/spam-classifier-models`` on
+    AWS Lambda (AWS_LAMBDA_FUNCTION_NAME is set), where ``/tmp`` is writable and outlives a restart of the
+    runtime process in the same execution environment; elsewhere it stays unset (no cache).
+
     Raises ConfigurationError naming the variable and its allowed values when one is invalid.
     """
     env = os.environ if environ is None else environ
@@ -101,6 +111,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[name] = _PARSERS.get(name, str)(raw)
         except ValueError:
             raise ConfigurationError(f"{env_name} must be {allowed}, not {raw!r}") from None
+    if "model_cache_dir" not in values and env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip():
+        values["model_cache_dir"] = LAMBDA_MODEL_CACHE_DIR
     return Settings(**values)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from .app import configure_logging, create_app
 from .config import Settings, read_settings
@@ -27,11 +28,15 @@ def run_server(
     if model_uri is not None:
         settings = dataclasses.replace(settings, model_uri=model_uri)
     configure_logging(settings.log_level, loggers=("spam_classifier", "uvicorn"))
-    source = ModelSource(settings.model_uri, reload_seconds=settings.model_reload_seconds)
+    source = ModelSource(
+        settings.model_uri,
+        reload_seconds=settings.model_reload_seconds,
+        cache_dir=None if settings.model_cache_dir is None else Path(settings.model_cache_dir),
+    )
     if source.model is None:
         raise ModelNotFoundError(f"cannot serve: {source.error}")
     uvicorn.run(
-        create_app(source, settings),
+        create_app(source, settings, refresh_in_background=True),  # a reload never stalls the event loop
         host=host,
         port=port,
         log_config=None,  # keep the JSON-lines logging configured above

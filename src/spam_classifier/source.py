@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -67,9 +66,9 @@ def parse_model_uri(uri: str | None) -> tuple[str | None, str]:
 class ModelSource:
     """The current model of a model URI, reloaded in the background of requests when its alias moves.
 
-    `cache_dir` (e.g. ``/tmp`` on Lambda) keeps fetched runtime files by version, re-verified on every
-    read, so another process or a restarted one does not download them again. `clock` is injectable
-    so tests can advance time.
+    `cache_dir` (MODEL_CACHE_DIR; ``/tmp/spam-classifier-models`` on Lambda) keeps fetched runtime files
+    by version, re-verified on every read, so another process or a restarted one does not download them
+    again. `clock` is injectable so tests can advance time.
     """
 
     def __init__(
@@ -110,8 +109,24 @@ class ModelSource:
             self._load()
         return self._model
 
+    def due(self) -> bool:
+        """Whether `refresh_if_due` would do work now: the check interval has passed and no refresh is running.
+
+        A couple of attribute reads, so an event loop can call it on every request and move only the
+        rare due refresh (which may do network I/O) off the loop.
+        """
+        return (
+            self.reload_seconds > 0
+            and self._clock() - self._checked_at >= self.reload_seconds
+            and not self._lock.locked()
+        )
+
     def refresh_if_due(self) -> None:
-        """Follow the alias if `reload_seconds` have passed since the last check; never blocks, never raises."""
+        """Follow the alias if `reload_seconds` have passed since the last check; never blocks, never raises.
+
+        When a refresh is due, the one caller that gets to do it waits for the store; use `due()` first
+        to run it in a worker thread instead.
+        """
         if self.reload_seconds <= 0 or self._clock() - self._checked_at < self.reload_seconds:
             return
         if not self._lock.acquire(blocking=False):
@@ -196,7 +211,7 @@ class ModelSource:
         if self.cache_dir is None or self._store_uri is None:
             return None
         store_key = hashlib.sha256(self._store_uri.encode()).hexdigest()[:16]
-        return self.cache_dir / "spam-classifier-models" / store_key / version
+        return self.cache_dir / store_key / version
 
     def _read_cache(self, version: str) -> Artifact | None:
         path = self._cache_path(version)
@@ -232,6 +247,8 @@ class ModelSource:
 
 
 def _log(level: int, event: str, **fields: Any) -> None:
-    """One JSON line per event; `fields` also ride on the record as ``record.fields`` for structured handlers."""
-    payload = {"event": event, **fields}
-    _logger.log(level, json.dumps(payload, sort_keys=True, default=str), extra={"fields": payload})
+    """One log record per event: the event name is the message, the details ride on ``record.fields``.
+
+    The JSON-lines formatter (`app.configure_logging`) writes each field once, beside the message.
+    """
+    _logger.log(level, event, extra={"fields": {"event": event, **fields}})
