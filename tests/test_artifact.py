@@ -101,18 +101,6 @@ def test_write_artifact_non_bytes_extra_file_leaves_nothing(tmp_path: Path) -> N
     assert _leftovers(tmp_path) == []
 
 
-def test_write_artifact_unwritable_extra_file_leaves_no_target_and_no_staging(tmp_path: Path) -> None:
-    # model.json is staged first; the extra file then fails (its folder does not exist)
-    with pytest.raises(FileNotFoundError, match=r"no-such-folder"):
-        write_artifact(
-            tmp_path / "a",
-            model=tiny_model_spec(),
-            manifest={"version": "v1"},
-            extra_files={"no-such-folder/notes.txt": b"notes"},
-        )
-    assert _leftovers(tmp_path) == []
-
-
 def test_write_artifact_crash_midway_leaves_no_target_and_no_staging(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,3 +246,10 @@ def test_read_artifact_missing_pipeline_when_asked(test_artifact_dir: Path) -> N
     assert read_artifact(test_artifact_dir).version == "v1"
     with pytest.raises(ArtifactError, match=r"model\.joblib is missing \(a runtime-only build leaves it out\)"):
         read_artifact(test_artifact_dir, include_pipeline=True)
+
+
+@pytest.mark.parametrize("name", ["../escape", "model.json", "manifest.json", "sub/dir", ""])
+def test_write_artifact_refuses_unsafe_extra_file_names(tmp_path, name):
+    with pytest.raises(ValueError, match="must be a plain file name"):
+        write_artifact(tmp_path / "a", model=tiny_model_spec(), manifest={"version": "v1"}, extra_files={name: b"x"})
+    assert not (tmp_path / "a").exists()

@@ -295,3 +295,8 @@ def test_preprocess_never_raises_on_arbitrary_email(header_value: str, body: str
     text = preprocess(message)
     assert isinstance(text, str)
     assert len(text) <= MAX_TEXT_CHARS
+
+
+def test_preprocess_multipart_without_boundary_keeps_its_body():
+    raw = "From: a@b.example\nSubject: hi\nContent-Type: multipart/mixed\n\nbody text here, free money"
+    assert preprocess(raw) == "hi\nbody text here, free money"

@@ -45,6 +45,7 @@ PIPELINE_FILE = "model.joblib"
 #: The files a server needs; everything else in an artifact is optional.
 RUNTIME_FILES = (MANIFEST_FILE, MODEL_FILE)
 
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -138,6 +139,9 @@ def write_artifact(
     target = Path(directory)
     if target.exists():
         raise FileExistsError(f"{target} already exists; choose a new output directory")
+    for name in extra_files or {}:
+        if name in (MODEL_FILE, MANIFEST_FILE) or not _FILE_NAME.match(name):
+            raise ValueError(f"extra artifact file name {name!r} must be a plain file name other than the core files")
     files = {MODEL_FILE: _dump_json(model, compact=True), **(extra_files or {})}
     created = datetime.now(UTC)
     full_manifest = {

@@ -133,6 +133,8 @@ def _extract_email(raw: str) -> str:
         if content_type == "text/plain" or (content_type == "text/html" and not filename):
             body = _decode_payload(part)
             sections.append(_html_text(body) if content_type == "text/html" else body)
+    if len(sections) == 2 and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
+        sections.append(msg.get_payload())  # a multipart without a usable boundary: its raw body, not nothing
     return "\n".join(section for section in sections if section)
 
 

@@ -102,14 +102,17 @@ def fit_steps(folds: int) -> int:
 
 
 def choose_threshold(ham_scores: Sequence[float], target_ham_fpr: float) -> float:
-    """The lowest threshold at which at most `target_ham_fpr` of these ham scores reach it."""
+    """The (1 - target) quantile of these ham scores: flagging at or above it hits the target rate.
+
+    Linear interpolation between order statistics (numpy's default quantile) aims at the target
+    instead of always undershooting it, which on a few thousand ham would waste recall.
+    """
     if not 0.0 <= target_ham_fpr < 1.0:
         raise ValueError(f"target ham false-positive rate must be in [0, 1), not {target_ham_fpr!r}")
-    ranked = sorted(ham_scores, reverse=True)
-    allowed = math.floor(target_ham_fpr * len(ranked))
-    if allowed >= len(ranked):
-        return 0.0
-    return min(1.0, math.nextafter(ranked[allowed], math.inf))
+    if len(ham_scores) == 0:
+        raise ValueError("no ham scores to choose a threshold from")
+    quantile = float(np.quantile(np.asarray(ham_scores, dtype=float), 1.0 - target_ham_fpr))
+    return min(1.0, math.nextafter(quantile, math.inf))
 
 
 def fit_pipeline(

@@ -1,0 +1,45 @@
+"""The quality bars of the default model, measured the honest way (`spam-classifier evaluate`).
+
+Each fold trains from scratch on de-duplicated data and is scored at the threshold it chose from
+its own training part. Bars: SMS f1 >= 0.96, mcc >= 0.95, ham_fpr <= 0.0015; SpamAssassin
+f1 >= 0.98, ham_fpr <= 0.003.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SMS_PATH
+from spam_classifier.cli import cli
+
+pytestmark = pytest.mark.slow
+
+
+def _evaluate(source: str, tmp_path, *extra: str) -> dict:
+    result = CliRunner().invoke(cli, ["evaluate", "--data", source, "--cv", "5", "--json",
+                                      "--report", str(tmp_path / "report"), *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_quality_default_model_on_sms(tmp_path):
+    metrics = _evaluate(f"sms:{SMS_PATH}", tmp_path)
+    assert (metrics["n"], metrics["duplicates_removed"]) == (5159, 415)
+    assert metrics["ham_fpr"] <= 0.0015, metrics
+    assert metrics["mcc"] >= 0.95, metrics
+    assert metrics["f1"] >= 0.96, metrics
+
+
+def test_quality_default_model_on_spamassassin(tmp_path):
+    metrics = _evaluate("spamassassin", tmp_path)
+    assert metrics["ham_fpr"] <= 0.003, metrics
+    assert metrics["f1"] >= 0.98, metrics
+
+
+def test_quality_default_beats_seed_on_sms(tmp_path):
+    seed = _evaluate(f"sms:{SMS_PATH}", tmp_path, "--model", "seed")
+    default = _evaluate(f"sms:{SMS_PATH}", tmp_path)
+    assert default["f1"] > seed["f1"] + 0.02, (seed, default)
