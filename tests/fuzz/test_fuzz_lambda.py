@@ -94,7 +94,9 @@ def handler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Handler]:
 
 # --- mutations ------------------------------------------------------------------------------------------
 
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+_json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+)
 _json_values = st.recursive(
     _json_scalars, lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children,
                                                                                        max_size=3), max_leaves=6
