@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import make_test_artifact
-from spam_classifier.errors import ConfigurationError, StoreError
+from s3_server import start_s3_server, stop_s3_server
+from spam_classifier.errors import ConfigurationError, ModelNotFoundError, StoreError
 from spam_classifier.store import S3Store, open_store
+
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _open(uri: str) -> S3Store:
@@ -27,6 +35,12 @@ def _record(store: S3Store, event: str) -> list[Any]:
     return seen
 
 
+@pytest.fixture
+def boto3_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores opened in this test read through boto3 too, as they do without static keys in the environment."""
+    monkeypatch.setattr(S3Store, "_stdlib_reads", False)
+
+
 def test_import_store_does_not_import_boto3() -> None:
     code = "import sys, spam_classifier.store; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -40,7 +54,9 @@ def test_s3_store_invalid_bucket_raises(uri: str) -> None:
 
 
 @pytest.mark.s3
-def test_s3_read_alias_unchanged_is_a_304_conditional_get(s3_bucket: str, tmp_path: Path) -> None:
+def test_s3_read_alias_unchanged_is_a_304_conditional_get_with_boto3(
+    s3_bucket: str, tmp_path: Path, boto3_reads: None
+) -> None:
     store = _open(f"s3://{s3_bucket}/spam")
     make_test_artifact(tmp_path / "v1", version="v1")
     store.publish(tmp_path / "v1", alias="production")
@@ -126,3 +142,169 @@ def test_s3_store_keeps_versions_under_the_prefix(s3_bucket: str, tmp_path: Path
     assert _open(f"s3://{s3_bucket}/team-a/spam").resolve("production") == "v1"
     assert _open(f"s3://{s3_bucket}").list_versions() == []
     assert _open(f"s3://{s3_bucket}/team-b").list_versions() == []
+
+
+# --- reads without boto3 (store/_sigv4.py) ---------------------------------------------------------------------------
+
+_SERVE = """
+import json, sys
+from spam_classifier.source import ModelSource
+source = ModelSource(sys.argv[1])
+loaded = sorted(name for name in ("boto3", "botocore") if name in sys.modules)
+print(json.dumps([source.model and source.model.version, source.error, loaded]))
+"""
+
+
+def _serve_fresh(model_uri: str, env: dict[str, str]) -> list[Any]:
+    """``[version, error, boto modules loaded]`` after loading `model_uri` with `ModelSource` in a fresh interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE, model_uri], capture_output=True, text=True, check=True, timeout=60, env=env
+    )
+    return list(json.loads(result.stdout.splitlines()[-1]))
+
+
+@pytest.mark.s3
+def test_s3_store_reads_without_boto3_when_the_environment_has_static_keys(s3_bucket: str, tmp_path: Path) -> None:
+    make_test_artifact(tmp_path / "v1", version="v1")
+    _open(f"s3://{s3_bucket}/models").publish(tmp_path / "v1", alias="production")
+
+    assert _serve_fresh(f"s3://{s3_bucket}/models@production", dict(os.environ)) == ["v1", None, []]
+    assert _serve_fresh(f"s3://{s3_bucket}/models@v1", dict(os.environ)) == ["v1", None, []]
+
+
+@pytest.mark.s3
+def test_s3_store_falls_back_to_boto3_without_static_keys(s3_bucket: str, tmp_path: Path) -> None:
+    make_test_artifact(tmp_path / "v1", version="v1")
+    _open(f"s3://{s3_bucket}/models").publish(tmp_path / "v1", alias="production")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = {os.environ['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {os.environ['AWS_SECRET_ACCESS_KEY']}\n"
+    )
+    env = {
+        name: value for name, value in os.environ.items() if name not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    }
+
+    loaded = _serve_fresh(
+        f"s3://{s3_bucket}/models@production", {**env, "AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
+    )
+
+    assert loaded == ["v1", None, ["boto3", "botocore"]]
+
+
+@pytest.mark.s3
+def test_s3_store_chooses_its_reader_from_the_environment(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _open("s3://some-bucket/spam")
+    assert fast._reader is not None and fast._boto3_client is None
+    assert fast._reader.endpoint == s3_endpoint
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "127.0.0.1:18333")
+    with pytest.raises(ConfigurationError, match=r"^'127.0.0.1:18333' is not an http:// or https:// endpoint URL; fix"):
+        _open("s3://some-bucket/spam")
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    boto3_store = _open("s3://some-bucket/spam")
+    assert boto3_store._reader is None and boto3_store._boto3_client is not None
+
+
+@pytest.mark.s3
+def test_s3_read_alias_unchanged_is_a_304_conditional_get(s3_bucket: str, tmp_path: Path) -> None:
+    store = _open(f"s3://{s3_bucket}/spam")
+    make_test_artifact(tmp_path / "v1", version="v1")
+    store.publish(tmp_path / "v1", alias="production")
+    version, etag = store.read_alias("production")
+    assert store._reader is not None
+    get_object, statuses = store._reader.get_object, []
+
+    def recording_get_object(*args: Any, **kwargs: Any) -> tuple[int, bytes, str]:
+        answer = get_object(*args, **kwargs)
+        statuses.append(answer[0])
+        return answer
+
+    store._reader.get_object = recording_get_object  # type: ignore[method-assign]
+
+    assert store.read_alias("production", etag=etag) == (None, etag)
+    assert statuses == [304]
+    assert version == "v1" and etag.startswith('"')
+
+
+@pytest.mark.s3
+def test_s3_store_missing_alias_or_version_raises_model_not_found(s3_bucket: str) -> None:
+    store = _open(f"s3://{s3_bucket}/spam")
+    assert store._reader is not None
+
+    with pytest.raises(ModelNotFoundError, match=rf"^no alias 'production' in s3://{s3_bucket}/spam; promote"):
+        store.read_alias("production")
+    with pytest.raises(ModelNotFoundError, match=rf"^no version 'v9' in s3://{s3_bucket}/spam; list them with"):
+        store.fetch("v9")
+
+
+@pytest.mark.s3
+def test_s3_store_reads_with_a_wrong_secret_raise_a_store_error(
+    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_test_artifact(tmp_path / "v1", version="v1")
+    _open(f"s3://{s3_bucket}/spam").publish(tmp_path / "v1", alias="production")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    store = _open(f"s3://{s3_bucket}/spam")
+
+    message = (
+        rf"^s3://{s3_bucket}/spam: S3 refused to read aliases/production.json \(SignatureDoesNotMatch\); "
+        r"check the AWS credentials and their permissions on the bucket$"
+    )
+    with pytest.raises(StoreError, match=message):
+        store.read_alias("production")
+
+
+def test_s3_store_reads_from_a_server_that_is_down_fail_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for name, value in {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = _open("s3://some-bucket/spam")
+    started = time.monotonic()
+
+    message = (
+        rf"^s3://some-bucket/spam: cannot read aliases/production.json: Could not connect to the endpoint URL: "
+        rf'"{endpoint}/some-bucket/spam/aliases/production.json"; check AWS_ENDPOINT_URL_S3, the credentials and '
+        r"the network$"
+    )
+    with pytest.raises(StoreError, match=message):
+        store.read_alias("production")
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.fixture
+def own_s3_server(s3_endpoint: str) -> Iterator[None]:
+    """Frees the fixed SeaweedFS ports for a nested test session; the session's server is back afterwards."""
+    stop_s3_server()
+    try:
+        yield
+    finally:
+        start_s3_server()
+
+
+_WITH_BOTO3_READS = """
+import sys
+import pytest
+from spam_classifier.store.s3 import S3Store
+S3Store._stdlib_reads = False
+sys.exit(pytest.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.s3
+def test_s3_contract_and_model_source_pass_with_boto3_reads(own_s3_server: None) -> None:
+    """The rest of the session runs the S3 store's reads through `_sigv4`; this runs the same suites on boto3."""
+    tests = ["tests/store/test_contract.py", "tests/test_source.py"]
+    command = [sys.executable, "-c", _WITH_BOTO3_READS, *tests, "-m", "s3", "-q", "-p", "no:cacheprovider"]
+
+    result = subprocess.run(command, cwd=_ROOT, capture_output=True, text=True, check=False, timeout=600)
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout

@@ -1,21 +1,30 @@
-"""The S3 store: ``s3://bucket/prefix``, through boto3 (imported here only, when a store is opened).
+"""The S3 store: ``s3://bucket/prefix``; reads through a stdlib SigV4 client when it can, else boto3.
 
 boto3 finds the endpoint, region and credentials the standard way (``AWS_ENDPOINT_URL_S3``,
 ``AWS_REGION``, the credential chain), so tests against a local S3 server use the production code path.
 Versions are created with a conditional PUT (``If-None-Match: *``) and aliases moved with
 ``If-Match: <etag>``, so the server, not a read-then-write in the client, rejects a lost race.
+
+Serving only reads (`_read`: the alias with ``If-None-Match``, a version's manifest and model), and
+importing boto3 costs about 340 ms of a Lambda cold start. So when the environment has static keys and
+a region (what Lambda provides), reads go through `_sigv4.S3Reader` and boto3 is imported only for
+writes and listings; otherwise (profiles, SSO, instance roles, ...) every operation uses boto3.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ConfigurationError, StoreError
 from .base import BaseStore
+
+if TYPE_CHECKING:
+    from ._sigv4 import S3Reader
 
 __all__ = ["S3Store"]
 
@@ -30,6 +39,8 @@ class S3Store(BaseStore):
     """A model store under ``s3://bucket/prefix``."""
 
     schemes = ("s3",)
+    #: Read through the stdlib reader when the environment allows it; tests set False to run everything on boto3.
+    _stdlib_reads: ClassVar[bool] = True
 
     def __init__(self, uri: str) -> None:
         super().__init__(uri.rstrip("/"))
@@ -41,10 +52,33 @@ class S3Store(BaseStore):
             )
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-        self._client = _make_client()
+        self._reader = _make_reader() if self._stdlib_reads else None
+        self._boto3_client = None if self._reader is not None else _make_client()
         self._bucket_checked = False
 
+    @property
+    def _client(self) -> Any:
+        """The boto3 client, made on first use when reads go through the stdlib reader."""
+        if self._boto3_client is None:
+            self._boto3_client = _make_client()
+        return self._boto3_client
+
     def _read(self, key: str, *, etag: str | None = None) -> tuple[bytes | None, str] | None:
+        if self._reader is None:
+            return self._read_with_boto3(key, etag=etag)
+        from ._sigv4 import S3ErrorResponse, S3TransportError
+
+        try:
+            status, data, new_etag = self._reader.get_object(self.bucket, self.prefix + key, if_none_match=etag)
+        except S3ErrorResponse as exc:
+            if exc.status == 404 and exc.code in _MISSING_KEY:
+                return None
+            raise self._refusal("read", key, exc.code, exc.message) from None
+        except S3TransportError as exc:
+            raise self._unreachable("read", key, str(exc)) from None
+        return (None, new_etag) if status == 304 else (data, new_etag)
+
+    def _read_with_boto3(self, key: str, *, etag: str | None = None) -> tuple[bytes | None, str] | None:
         request: dict[str, Any] = {"Bucket": self.bucket, "Key": self.prefix + key}
         if etag is not None:
             request["IfNoneMatch"] = etag
@@ -127,23 +161,30 @@ class S3Store(BaseStore):
         try:
             yield
         except ClientError as exc:
-            code = _code(exc)
-            if code == "NoSuchBucket":
-                raise StoreError(self._missing_bucket()) from None
-            if code in _DENIED:
-                raise StoreError(
-                    f"{self.uri}: S3 refused to {action} {key} ({code}); check the AWS credentials and their "
-                    "permissions on the bucket"
-                ) from None
             message = exc.response.get("Error", {}).get("Message") or "no message"
-            raise StoreError(
-                f"{self.uri}: cannot {action} {key}: S3 answered {code} ({message}); check the bucket and "
-                "AWS_ENDPOINT_URL_S3"
-            ) from None
+            raise self._refusal(action, key, _code(exc), message) from None
         except BotoCoreError as exc:
-            raise StoreError(
-                f"{self.uri}: cannot {action} {key}: {exc}; check AWS_ENDPOINT_URL_S3, the credentials and the network"
-            ) from None
+            raise self._unreachable(action, key, str(exc)) from None
+
+    def _refusal(self, action: str, key: str, code: str, message: str) -> StoreError:
+        """The StoreError for an error answer from S3, the same whichever client got it."""
+        if code == "NoSuchBucket":
+            return StoreError(self._missing_bucket())
+        if code in _DENIED:
+            return StoreError(
+                f"{self.uri}: S3 refused to {action} {key} ({code}); check the AWS credentials and their "
+                "permissions on the bucket"
+            )
+        return StoreError(
+            f"{self.uri}: cannot {action} {key}: S3 answered {code} ({message}); check the bucket and "
+            "AWS_ENDPOINT_URL_S3"
+        )
+
+    def _unreachable(self, action: str, key: str, problem: str) -> StoreError:
+        """The StoreError when no answer came back (connection refused, timeout, ...)."""
+        return StoreError(
+            f"{self.uri}: cannot {action} {key}: {problem}; check AWS_ENDPOINT_URL_S3, the credentials and the network"
+        )
 
     def _missing_bucket(self) -> str:
         return (
@@ -151,6 +192,8 @@ class S3Store(BaseStore):
         )
 
     def _endpoint(self) -> str:
+        if self._reader is not None:
+            return self._reader.endpoint
         return str(self._client.meta.endpoint_url)
 
 
@@ -160,6 +203,17 @@ class _Refused(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+def _make_reader() -> S3Reader | None:
+    from ._sigv4 import reader_from_environ  # about 10 ms (http.client, ssl): only S3 stores pay it
+
+    try:
+        return reader_from_environ(os.environ)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{exc}; fix AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL), e.g. http://127.0.0.1:9000"
+        ) from None
 
 
 def _make_client() -> Any:
