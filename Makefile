@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SMS := ../shared/data/sms-spam-collection/SMSSpamCollection
 
-.PHONY: setup tools demo serve test lint model clean
+.PHONY: setup tools demo test lint model docs clean
 
 $(BIN)/spam-classifier: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,21 +17,27 @@ setup: $(BIN)/spam-classifier  ## virtualenv with the pinned dependencies
 tools: setup  ## the offline AWS stand-ins: Lambda RIE and the SAM CLI
 	bash scripts/tools.sh
 
-demo: setup  ## predictions with the shipped model, then a 5-fold evaluation on the SMS corpus
+demo: setup  ## predictions with the shipped model, a 5-fold evaluation on SMS, then the API on :8000
 	$(BIN)/spam-classifier predict "WINNER!! Claim your free iPhone now" "Are we still on for lunch tomorrow?"
 	$(BIN)/spam-classifier evaluate --data sms:$(SMS) --cv 5
+	@echo "Serving the shipped model: try http://127.0.0.1:8000/docs (Ctrl-C to stop)"
+	$(BIN)/spam-classifier serve --host 127.0.0.1 --port 8000
 
-test: tools  ## the whole test suite, lint included
-	$(BIN)/ruff check src tests bench
+test: tools  ## the whole test suite: lint, docs drift, dependency audit, then pytest (what CI runs)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/python scripts/cli_reference.py --check
+	bash scripts/audit.sh
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 model: setup  ## rebuild the shipped default model (fixed seeds): SMS + SpamAssassin
 	$(BIN)/spam-classifier train --data sms:$(SMS) --data spamassassin --out build/default-model
 	rm -rf src/spam_classifier/models/default && cp -r build/default-model src/spam_classifier/models/default
+
+docs: setup  ## regenerate docs/cli-reference.md from every command's --help
+	$(BIN)/python scripts/cli_reference.py
 
 clean:
 	rm -rf $(VENV) .tools build .pytest_cache

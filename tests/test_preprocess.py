@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import HAM_DOCS, SPAM_DOCS
-from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, preprocess, preprocess_messages
+from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, preprocess_messages
+from spam_classifier.preprocess import preprocess as full_preprocess
+
+_SHAPE_LINE = re.compile(r"\nzlen\d+ zdig\d+ zupp\d+ zexcl\d+$")
+
+
+def preprocess(message: str, **options: str) -> str:
+    """The extracted text alone: the shape-token last line is checked here and tested on its own below."""
+    out = full_preprocess(message, **options)
+    match = _SHAPE_LINE.search(out)
+    assert match, f"no shape-token line at the end of {out[-80:]!r}"
+    return out[: match.start()]
+
+
+@pytest.mark.parametrize(
+    ("message", "shape"),
+    [
+        ("", "zlen0 zdig0 zupp0 zexcl0"),
+        ("hi", "zlen1 zdig0 zupp0 zexcl0"),
+        ("FREE entry!! Txt 80086 now", "zlen4 zdig1 zupp3 zexcl2"),
+        ("WIN WIN WIN!!!!!!", "zlen4 zdig0 zupp10 zexcl4"),
+        ("Call 09061701461 now or 08000930705", "zlen5 zdig7 zupp0 zexcl0"),
+    ],
+)
+def test_preprocess_ends_with_bucketed_shape_tokens(message: str, shape: str) -> None:
+    assert full_preprocess(message).rsplit("\n", 1)[1] == shape
 
 _HEADERS = "From: Alice <alice@example.test>\nTo: bob@example.test\nSubject: lunch\n\n"
 
@@ -66,7 +92,7 @@ def test_preprocess_email_address_in_a_common_tld_is_an_email_not_a_url(address:
 
 def test_preprocess_messages_is_preprocess_over_a_batch() -> None:
     messages = [*SPAM_DOCS, _HEADERS + "see you there"]
-    assert preprocess_messages(messages) == [preprocess(message) for message in messages]
+    assert preprocess_messages(messages) == [full_preprocess(message) for message in messages]
     assert preprocess_messages([]) == []
 
 
@@ -270,9 +296,10 @@ def test_preprocess_nested_multipart_reads_the_inner_text() -> None:
 )
 def test_preprocess_caps_output_at_max_text_chars(message: str, prefix: str) -> None:
     assert len(message) >= 1_000_000
-    text = preprocess(message)
+    text = full_preprocess(message)
     assert len(text) == MAX_TEXT_CHARS
     assert text.startswith(prefix)
+    assert _SHAPE_LINE.search(text)
 
 
 # --- properties --------------------------------------------------------------------------------------------------

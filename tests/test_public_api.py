@@ -99,7 +99,7 @@ def test_package_all_names_are_objects_not_submodules() -> None:
     import spam_classifier.preprocess  # the submodule must not shadow the function of the same name
 
     assert [name for name in spam_classifier.__all__ if isinstance(getattr(spam_classifier, name), ModuleType)] == []
-    assert spam_classifier.preprocess("fish &amp; chips") == "fish & chips"
+    assert spam_classifier.preprocess("fish &amp; chips").startswith("fish & chips\n")
 
 
 def test_module_names_cover_the_package() -> None:
@@ -154,23 +154,26 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_opening_an_s3_store_is_what_loads_boto3() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _OPEN_S3],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={
-            **os.environ,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
-        },
-    )
+@pytest.mark.parametrize(
+    ("static_keys", "loads_boto3"),
+    [(True, False), (False, True)],
+    ids=["static-keys-read-without-boto3", "other-credentials-need-boto3"],
+)
+def test_opening_an_s3_store_loads_boto3_only_without_static_keys(tmp_path, static_keys, loads_boto3) -> None:
+    """With keys and region in the environment (as on Lambda) reads skip boto3; otherwise boto3 is the client."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+                "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": str(tmp_path / "none")})
+    if static_keys:
+        env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    else:
+        credentials = tmp_path / "credentials"
+        credentials.write_text("[default]\naws_access_key_id = test\naws_secret_access_key = test\n")
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
+    result = subprocess.run([sys.executable, "-c", _OPEN_S3], capture_output=True, text=True, check=False,
+                            timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     before, after = (json.loads(line) for line in result.stdout.strip().splitlines()[-2:])
     assert _loaded(before, _AWS) == []
-    assert "boto3" in after
+    assert ("boto3" in after) is loads_boto3
     assert _loaded(after, _NUMERIC) == []

@@ -33,8 +33,6 @@ Label = Literal["ham", "spam"]
 #: The model that ships inside the package, used when no path is given.
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "default"
 
-_WHITE_SPACES = re.compile(r"\s\s+")
-
 
 class _Vectorizer:
     """One compiled TfidfVectorizer: its analyzer plus ``{term: (idf, weight)}``."""
@@ -50,14 +48,16 @@ class _Vectorizer:
 
     def contribution(self, text: str) -> float:
         """sum(tfidf * weight) for one preprocessed text."""
-        table = self._table
+        get = self._table.get
+        sublinear = self._sublinear_tf
         dot = squares = 0.0
         for term, count in Counter(self._analyze(text)).items():
-            entry = table.get(term)
+            entry = get(term)
             if entry is None:
                 continue
             idf, weight = entry
-            value = (1.0 + math.log(count) if self._sublinear_tf else float(count)) * idf
+            # count 1 is the common case, and its tf is exactly 1.0 with or without sublinear tf
+            value = idf if count == 1 else (1.0 + math.log(count) if sublinear else float(count)) * idf
             dot += value * weight
             squares += value * value
         if self._l2 and squares > 0.0:
@@ -83,11 +83,12 @@ def _build_analyzer(spec: dict[str, Any]) -> Callable[[str], list[str]]:
     if spec["analyzer"] == "char_wb":
 
         def char_wb(text: str) -> list[str]:
+            # scikit-learn's _char_wb_ngrams, statement for statement (tests compare the two).
             if lowercase:
                 text = text.lower()
             grams: list[str] = []
             append = grams.append
-            for word in _WHITE_SPACES.sub(" ", text).split():
+            for word in text.split():  # what sklearn's white-space folding followed by split() yields
                 word = f" {word} "
                 length = len(word)
                 for n in range(low, high + 1):

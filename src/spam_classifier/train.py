@@ -53,8 +53,6 @@ C_GRID = (30.0, 100.0)
 #: Vocabulary caps keep the shipped artifact small and its load fast; quality holds (see README).
 MAX_WORD_FEATURES = 20_000
 MAX_CHAR_FEATURES = 30_000
-#: Significant digits kept in learned floats; the pipeline is rounded too, so parity stays exact.
-_SIGNIFICANT_DIGITS = 8
 
 Progress = Callable[[str], None]
 
@@ -136,14 +134,18 @@ def fit_pipeline(
         raise ValueError(f"folds must be at least 2, not {folds}")
     grid = C_GRID if kind == "default" else (None,)
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(X, y))
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fold_scores)(kind, grid, X, y, train, test) for train, test in splits
+    # The final model's features do not depend on the grid, so they are fitted alongside the folds.
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        [delayed(_fold_scores)(kind, grid, X, y, train, test) for train, test in splits]
+        + [delayed(_fit_features)(kind, X)]
     )
     oof = {c: np.empty(len(y)) for c in grid}
-    for number, ((_, test), scores) in enumerate(zip(splits, jobs, strict=True), start=1):
+    for number, (_, test) in enumerate(splits, start=1):
+        scores = next(results)
         for c in grid:
             oof[c][test] = scores[c]
         say(f"cross-validated fold {number}/{folds}")
+    head, features = next(results)
     is_ham = y == "ham"
     selection = []
     for c in grid:
@@ -153,9 +155,8 @@ def fit_pipeline(
     best_index = max(range(len(grid)), key=lambda i: (selection[i]["oof_spam_recall"], -selection[i]["C"]))
     best = selection[best_index]
     params = {"C": best["C"]} if kind == "default" else {}
-    pipeline = build_pipeline(kind, threshold=best["threshold"], **params)
-    pipeline.fit(X, y)
-    _round_learned_floats(pipeline)
+    classifier = build_pipeline(kind, threshold=best["threshold"], **params).steps[-1][1]
+    pipeline = Pipeline([*head.steps, ("classifier", classifier.fit(features, y))])
     say(f"fitted the final model on {len(y)} messages")
     return TrainedModel(pipeline, kind, best["threshold"], target_ham_fpr, params, selection,
                         oof[grid[best_index]].tolist())
@@ -191,40 +192,31 @@ def train_model(
     return save_model(trained.pipeline, out, kind=kind, manifest=manifest, include_pipeline=include_pipeline)
 
 
+def _fit_features(kind: ModelKind, X: np.ndarray) -> tuple[Pipeline, Any]:
+    """The fitted feature steps of a `kind` pipeline and the features of `X`."""
+    head = Pipeline(build_pipeline(kind).steps[:-1])
+    features = head.fit_transform(X)
+    for estimator in _leaves(head):
+        if isinstance(estimator, TfidfVectorizer):
+            # The terms cut by min_df/max_features: only needed for introspection, and they would
+            # make model.joblib several times larger.
+            estimator.stop_words_ = None
+    return head, features
+
+
 def _fold_scores(kind: ModelKind, grid: Sequence[float | None], X: np.ndarray, y: np.ndarray,
                  train: np.ndarray, test: np.ndarray) -> dict[float | None, np.ndarray]:
     """Spam probabilities on one held-out fold for every grid setting, sharing one feature fit."""
-    pipeline = build_pipeline(kind)
-    head = Pipeline(pipeline.steps[:-1])
-    features_train = head.fit_transform(X[train])
+    head, features_train = _fit_features(kind, X[train])
     features_test = head.transform(X[test])
     scores = {}
     for c in grid:
-        classifier = clone(pipeline.steps[-1][1].estimator)
+        classifier = clone(build_pipeline(kind).steps[-1][1].estimator)
         if c is not None:
             classifier.set_params(C=c)
         classifier.fit(features_train, y[train])
-        _round_learned_floats(Pipeline([("classifier", classifier)]))
         scores[c] = classifier.predict_proba(features_test)[:, list(classifier.classes_).index("spam")]
     return scores
-
-
-def _round_learned_floats(pipeline: Pipeline) -> None:
-    """Round idf and coefficients so the compiled artifact stays small; the pipeline keeps the same numbers."""
-    for estimator in _leaves(pipeline):
-        if isinstance(estimator, TfidfVectorizer) and estimator.use_idf and hasattr(estimator, "idf_"):
-            estimator.idf_ = _round(estimator.idf_)
-        if isinstance(estimator, LogisticRegression) and hasattr(estimator, "coef_"):
-            estimator.coef_ = _round(estimator.coef_)
-            estimator.intercept_ = _round(estimator.intercept_)
-
-
-def _round(values: np.ndarray) -> np.ndarray:
-    nonzero = values != 0
-    magnitude = np.zeros_like(values)
-    magnitude[nonzero] = np.floor(np.log10(np.abs(values[nonzero])))
-    scale = 10.0 ** (_SIGNIFICANT_DIGITS - 1 - magnitude)
-    return np.round(values * scale) / scale
 
 
 def _leaves(estimator: Any) -> list[Any]:
