@@ -450,7 +450,7 @@ def test_unexpected_failure_is_a_json_500_without_details(caplog: pytest.LogCapt
     class _BrokenModel:
         version = "v1"
 
-        def predict_proba(self, messages: list[str], *, format: str) -> list[float]:
+        def score(self, messages: list[str], *, format: str) -> list[float]:
             raise RuntimeError(f"boom on {messages[0]}")
 
     app = create_app(_Source(_BrokenModel()))  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, preproc
 from spam_classifier.preprocess import preprocess as full_preprocess
 
 _SHAPE_LINE = re.compile(r"\nzlen\d+ zdig\d+ zupp\d+ zexcl\d+$")
+_MIME_LINE = re.compile(r"\n?zmime_\w+(?: (?:zmime|zcharset)_\w+| zhtmlonly)*$")
 
 
 def preprocess(message: str, **options: str) -> str:
@@ -21,7 +22,24 @@ def preprocess(message: str, **options: str) -> str:
     out = full_preprocess(message, **options)
     match = _SHAPE_LINE.search(out)
     assert match, f"no shape-token line at the end of {out[-80:]!r}"
-    return out[: match.start()]
+    out = out[: match.start()]
+    structure = _MIME_LINE.search(out)  # emails: the MIME-structure line, tested on its own below
+    return out[: structure.start()] if structure else out
+
+
+@pytest.mark.parametrize(
+    ("message", "structure"),
+    [
+        ("From: a@b.test\nSubject: x\nContent-Type: text/html; charset=GB2312\n\n<b>hi</b>",
+         "zmime_text_html zcharset_gb2312 zhtmlonly"),
+        ("From: a@b.test\nSubject: x\n\nplain", "zmime_text_plain"),
+        ('From: a@b.test\nSubject: x\nContent-Type: multipart/alternative; boundary="b"\n\n--b\n'
+         "Content-Type: text/plain; charset=utf-8\n\nhi\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b--\n",
+         "zmime_multipart_alternative zmime_text_plain zcharset_utf_8 zmime_text_html"),
+    ],
+)
+def test_preprocess_email_adds_a_mime_structure_line(message: str, structure: str) -> None:
+    assert full_preprocess(message).splitlines()[-2] == structure
 
 
 @pytest.mark.parametrize(

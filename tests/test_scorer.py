@@ -52,7 +52,7 @@ def test_model_predict_labels_ham_and_spam(model: Model) -> None:
 def test_model_attributes_come_from_the_artifact(model: Model) -> None:
     assert (model.version, model.kind, model.threshold) == ("v1", "test", 0.5)
     assert model.manifest["model_kind"] == "test"
-    assert repr(model) == "<Model test version='v1' threshold=0.5>"
+    assert repr(model) == "<Model test version='v1' thresholds(text=0.5, email=0.5)>"
 
 
 def test_model_predict_proba_matches_a_hand_computed_probability(model: Model) -> None:
@@ -188,7 +188,8 @@ def _without(key: str) -> dict[str, Any]:
         pytest.param(_vectorizer_change(weights="AAAA"), r"not valid base64 float64 data", id="partial-float"),
         pytest.param(_vectorizer_change(analyzer="char"), r"^model\.json: unknown analyzer 'char'$", id="bad-analyzer"),
         pytest.param(_vectorizer_change(ngram_range=None), r"malformed: TypeError", id="ngram-range-null"),
-        pytest.param(tiny_model_spec(threshold=1.5), r"^model\.json: threshold 1\.5 is not a probability$", id="t-1.5"),
+        pytest.param(tiny_model_spec(threshold=1.5), r"^model\.json: text threshold 1\.5 is not a probability$",
+                     id="t-1.5"),
         pytest.param(tiny_model_spec(threshold=-0.1), r"threshold -0\.1 is not a probability", id="t-negative"),
     ],
 )

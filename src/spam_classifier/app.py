@@ -283,15 +283,14 @@ class _App:
         payload = _parse_json(await self._read_body(request))
         messages, message_format, batch = self._parse_predict(payload)
         model = self._loaded_model(request)
-        probabilities = model.predict_proba(messages, format=message_format)
         predictions = [
             {
-                "prediction": model.label(probability),
-                "spam_probability": probability,
-                "threshold": model.threshold,
+                "prediction": scored.label,
+                "spam_probability": scored.spam_probability,
+                "threshold": scored.threshold,
                 "model_version": model.version,
             }
-            for probability in probabilities
+            for scored in model.score(messages, format=message_format)
         ]
         if not batch:
             request.log["label"] = predictions[0]["prediction"]

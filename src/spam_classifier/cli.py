@@ -126,8 +126,9 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
                                include_pipeline=not no_pipeline, n_jobs=jobs, progress=tick)
     found = artifact.manifest["metrics"]
     click.echo(f"Wrote {out} (version {artifact.version}).")
-    click.echo(f"Threshold {artifact.model['threshold']:.4f}; out-of-fold on the training data: f1 {found['f1']:.4f}, "
-               f"recall {found['recall']:.4f}, ham FPR {found['ham_fpr']:.4f}.")
+    thresholds = artifact.model["thresholds"]
+    click.echo(f"Thresholds: text {thresholds['text']:.4f}, email {thresholds['email']:.4f}; out-of-fold on the "
+               f"training data: f1 {found['f1']:.4f}, recall {found['recall']:.4f}, ham FPR {found['ham_fpr']:.4f}.")
 
 
 @cli.command()
@@ -214,10 +215,11 @@ def predict(messages: tuple[str, ...], files: tuple[str, ...], model_uri: str | 
             raise click.UsageError("give messages as arguments, with --file, or on stdin")
         texts = [sys.stdin.read()]
     model = _open_model(model_uri)
-    probabilities = model.predict_proba(texts, format=message_format)
-    rows = [{"prediction": model.label(p), "spam_probability": p} for p in probabilities]
+    rows = [prediction._asdict() for prediction in model.score(texts, format=message_format)]
+    for row in rows:
+        row["prediction"] = row.pop("label")
     if as_json:
-        click.echo(json.dumps({"model_version": model.version, "threshold": model.threshold, "predictions": rows}))
+        click.echo(json.dumps({"model_version": model.version, "predictions": rows}))
         return
     for row, text in zip(rows, texts, strict=True):
         preview = " ".join(text.split())
@@ -247,7 +249,7 @@ def info(model_uri: str | None, as_json: bool) -> None:
     click.echo(f"version     {model.version}")
     click.echo(f"kind        {model.kind}")
     click.echo(f"created     {manifest.get('created', '?')}")
-    click.echo(f"threshold   {model.threshold:.6f}")
+    click.echo(f"thresholds  text {model.thresholds['text']:.6f}, email {model.thresholds['email']:.6f}")
     if data:
         click.echo(f"trained on  {', '.join(data.get('sources', []))}: {data.get('n')} messages, "
                    f"{data.get('n_spam')} spam, {data.get('duplicates_removed')} duplicates removed")

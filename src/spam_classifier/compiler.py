@@ -19,13 +19,13 @@ import joblib
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from .artifact import FORMAT_VERSION, PIPELINE_FILE, Artifact, write_artifact
-from .preprocess import preprocess_messages
+from .preprocess import CHANNELS, preprocess_messages
+from .train import SpamPipeline
 
 __all__ = ["CompileError", "compile_pipeline", "save_model"]
 
@@ -50,12 +50,9 @@ def compile_pipeline(pipeline: Pipeline, *, kind: str = "custom") -> dict[str, A
         raise CompileError("expected [preprocess], features (TfidfVectorizer or FeatureUnion of them), classifier")
     features, classifier = steps
     vectorizers = _vectorizers(features)
-    threshold = 0.5
-    if isinstance(classifier, FixedThresholdClassifier):
-        if classifier.response_method not in ("predict_proba", "auto") or classifier.pos_label not in (None, "spam"):
-            raise CompileError("FixedThresholdClassifier must threshold predict_proba of the 'spam' class")
-        threshold = float(classifier.threshold)
-        classifier = classifier.estimator_
+    thresholds = dict.fromkeys(CHANNELS, 0.5)  # what a plain Pipeline's predict does
+    if isinstance(pipeline, SpamPipeline) and pipeline.thresholds:
+        thresholds = {channel: float(pipeline.thresholds[channel]) for channel in CHANNELS}
     intercept, weights = _linear_form(classifier)
     width = sum(len(vectorizer.vocabulary_) for vectorizer in vectorizers)
     if weights.shape != (width,):
@@ -70,7 +67,7 @@ def compile_pipeline(pipeline: Pipeline, *, kind: str = "custom") -> dict[str, A
         "kind": kind,
         "labels": _LABELS,
         "preprocess": preprocessed,
-        "threshold": threshold,
+        "thresholds": thresholds,
         "intercept": intercept,
         "vectorizers": compiled,
     }

@@ -29,9 +29,22 @@ from collections.abc import Iterable
 from html.parser import HTMLParser
 from typing import Literal
 
-__all__ = ["MAX_TEXT_CHARS", "MessageFormat", "extract_text", "looks_like_email", "preprocess", "preprocess_messages"]
+__all__ = [
+    "CHANNELS",
+    "MAX_TEXT_CHARS",
+    "Channel",
+    "MessageFormat",
+    "extract_text",
+    "looks_like_email",
+    "message_channel",
+    "preprocess",
+    "preprocess_messages",
+]
 
 MessageFormat = Literal["auto", "text", "email"]
+#: Where a message comes from, as far as thresholds go: SMS-like text or email.
+Channel = Literal["text", "email"]
+CHANNELS: tuple[Channel, ...] = ("text", "email")
 
 #: The model reads at most this many characters of a message, after extraction. It bounds the
 #: cost of scoring a hostile 1 MB message, and spam shows its hand long before that.
@@ -72,15 +85,22 @@ def looks_like_email(message: str) -> bool:
     return headers >= 2 and known >= 1
 
 
+def message_channel(message: str, *, format: MessageFormat = "auto") -> Channel:
+    """``"email"`` when `message` is read as an RFC 822 email, else ``"text"``; each has its own threshold."""
+    if format not in ("auto", "text", "email"):
+        raise ValueError(f"format must be 'auto', 'text' or 'email', not {format!r}")
+    if format == "email" or (format == "auto" and looks_like_email(message)):
+        return "email"
+    return "text"
+
+
 def extract_text(message: str, *, format: MessageFormat = "auto") -> str:
     """The words a message carries: an email's subject, sender name, bodies and file names; else the text.
 
     `format` says how to read it: ``"text"`` as plain text, ``"email"`` as an RFC 822 message,
     ``"auto"`` as an email when it starts with a header block, else as text.
     """
-    if format not in ("auto", "text", "email"):
-        raise ValueError(f"format must be 'auto', 'text' or 'email', not {format!r}")
-    if format == "email" or (format == "auto" and looks_like_email(message)):
+    if message_channel(message, format=format) == "email":
         return _email_text(message)
     return html.unescape(message)
 
@@ -146,9 +166,14 @@ def _email_text(raw: str) -> str:
 def _extract_email(raw: str) -> str:
     msg = email.message_from_string(raw, policy=email.policy.compat32)
     sections = [_decode_header(msg.get("Subject")), email.utils.parseaddr(_decode_header(msg.get("From")))[0]]
+    structure: list[str] = []  # MIME shape: spam is far more often HTML-only, or in an unusual charset
     for number, part in enumerate(msg.walk()):
         if number >= _MAX_MIME_PARTS:
             break
+        structure.append("zmime_" + _token(part.get_content_type()))
+        charset = part.get_param("charset")
+        if isinstance(charset, str) and charset:
+            structure.append("zcharset_" + _token(charset))
         if part.is_multipart():
             continue
         filename = part.get_filename()
@@ -160,7 +185,14 @@ def _extract_email(raw: str) -> str:
             sections.append(_html_text(body) if content_type == "text/html" else body)
     if len(sections) == 2 and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
         sections.append(msg.get_payload())  # a multipart without a usable boundary: its raw body, not nothing
+    if "zmime_text_html" in structure and "zmime_text_plain" not in structure:
+        structure.append("zhtmlonly")
+    sections.append(" ".join(structure))
     return "\n".join(section for section in sections if section)
+
+
+def _token(value: str) -> str:
+    return re.sub(r"\W+", "_", value.lower()).strip("_")[:40]
 
 
 def _decode_header(value: object) -> str:

@@ -20,13 +20,13 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .artifact import Artifact, read_artifact
 from .errors import ArtifactError
-from .preprocess import MessageFormat, preprocess
+from .preprocess import CHANNELS, Channel, MessageFormat, message_channel, preprocess
 
-__all__ = ["DEFAULT_MODEL_DIR", "Label", "Model", "load_model"]
+__all__ = ["DEFAULT_MODEL_DIR", "Label", "Model", "Prediction", "load_model"]
 
 Label = Literal["ham", "spam"]
 
@@ -121,8 +121,19 @@ def _build_analyzer(spec: dict[str, Any]) -> Callable[[str], list[str]]:
     raise ArtifactError(f"model.json: unknown analyzer {spec['analyzer']!r}")
 
 
+class Prediction(NamedTuple):
+    """One message's verdict: the label, the spam probability and the threshold that decided it."""
+
+    label: Label
+    spam_probability: float
+    threshold: float
+
+
 class Model:
     """A loaded, verified spam model.
+
+    Text (SMS) and email each have a threshold of their own (`thresholds`), chosen in training for
+    the same target ham false-positive rate; a message's channel is decided as preprocessing reads it.
 
     >>> model = load_model()
     >>> model.predict(["WINNER!! Claim your free iPhone now", "See you at lunch tomorrow?"])
@@ -134,15 +145,32 @@ class Model:
         try:
             self._vectorizers = [_Vectorizer(vectorizer) for vectorizer in spec["vectorizers"]]
             self._intercept = float(spec["intercept"])
-            self.threshold = float(spec["threshold"])
+            raw = spec["thresholds"] if "thresholds" in spec else dict.fromkeys(CHANNELS, spec["threshold"])
+            self.thresholds: dict[str, float] = {channel: float(raw[channel]) for channel in CHANNELS}
             self._preprocess = bool(spec.get("preprocess", True))
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"model.json is malformed: {type(exc).__name__}: {exc}") from None
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ArtifactError(f"model.json: threshold {self.threshold!r} is not a probability")
+        for channel, threshold in self.thresholds.items():
+            if not 0.0 <= threshold <= 1.0:
+                raise ArtifactError(f"model.json: {channel} threshold {threshold!r} is not a probability")
         self.manifest: dict[str, Any] = artifact.manifest
         self.version: str = artifact.version
         self.kind: str = str(spec.get("kind", "unknown"))
+
+    @property
+    def threshold(self) -> float:
+        """The threshold for plain text (SMS); emails use ``thresholds["email"]``."""
+        return self.thresholds["text"]
+
+    def score(self, messages: Sequence[str], *, format: MessageFormat = "auto") -> list[Prediction]:
+        """Label, spam probability and deciding threshold for each message."""
+        predictions = []
+        for message in _check_messages(messages):
+            text = preprocess(message, format=format) if self._preprocess else message
+            probability = self._probability(text)
+            threshold = self.thresholds[message_channel(message, format=format)]
+            predictions.append(Prediction("spam" if probability >= threshold else "ham", probability, threshold))
+        return predictions
 
     def predict_proba(self, messages: Sequence[str], *, format: MessageFormat = "auto") -> list[float]:
         """The spam probability of each message."""
@@ -151,11 +179,12 @@ class Model:
         return [self._probability(preprocess(message, format=format)) for message in _check_messages(messages)]
 
     def predict(self, messages: Sequence[str], *, format: MessageFormat = "auto") -> list[Label]:
-        """``"spam"`` or ``"ham"`` for each message, at the model's stored threshold."""
-        return [self.label(p) for p in self.predict_proba(messages, format=format)]
+        """``"spam"`` or ``"ham"`` for each message, at its channel's stored threshold."""
+        return [prediction.label for prediction in self.score(messages, format=format)]
 
-    def label(self, spam_probability: float) -> Label:
-        return "spam" if spam_probability >= self.threshold else "ham"
+    def label(self, spam_probability: float, *, channel: Channel = "text") -> Label:
+        """The label a probability gets in `channel`."""
+        return "spam" if spam_probability >= self.thresholds[channel] else "ham"
 
     def _probability(self, text: str) -> float:
         z = self._intercept
@@ -167,7 +196,8 @@ class Model:
         return e / (1.0 + e)
 
     def __repr__(self) -> str:
-        return f"<Model {self.kind} version={self.version!r} threshold={self.threshold:.6g}>"
+        thresholds = ", ".join(f"{channel}={value:.6g}" for channel, value in self.thresholds.items())
+        return f"<Model {self.kind} version={self.version!r} thresholds({thresholds})>"
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> Model:

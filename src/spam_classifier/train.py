@@ -7,9 +7,9 @@ Two model kinds, both of which compile to the plain-Python scorer:
 - ``default``: our preprocessing, word 1-2-gram and char_wb 1-5-gram TF-IDF (sublinear tf) and a
   logistic regression whose C is chosen by stratified CV on the training data.
 
-The threshold is chosen from out-of-fold predictions on the training data so that at most
-``target_ham_fpr`` of ham would be flagged, and is kept in the pipeline (`FixedThresholdClassifier`),
-so ``model.joblib``'s ``predict`` and the scorer's label agree.
+Thresholds are chosen from out-of-fold predictions on the training data so that about
+``target_ham_fpr`` of ham would be flagged, one per channel (text, email), and are kept in the
+pipeline (`SpamPipeline.thresholds`), so ``model.joblib``'s ``predict`` and the scorer's label agree.
 """
 
 from __future__ import annotations
@@ -25,18 +25,19 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from .artifact import Artifact
 from .corpora import Corpus
-from .preprocess import preprocess_messages
+from .preprocess import CHANNELS, message_channel, preprocess_messages
 
 __all__ = [
     "MODEL_KINDS",
     "ModelKind",
+    "SpamPipeline",
     "TrainedModel",
     "build_pipeline",
     "choose_threshold",
@@ -53,6 +54,8 @@ C_GRID = (30.0, 100.0)
 #: Vocabulary caps keep the shipped artifact small and its load fast; quality holds (see README).
 MAX_WORD_FEATURES = 20_000
 MAX_CHAR_FEATURES = 30_000
+#: A channel needs this much training ham to get a threshold of its own.
+_MIN_CHANNEL_HAM = 200
 
 Progress = Callable[[str], None]
 
@@ -69,9 +72,34 @@ class TrainedModel:
     selection: list[dict[str, float]] = field(default_factory=list)
     #: Out-of-fold spam probabilities of the chosen setting, one per training message.
     oof_probability: list[float] = field(default_factory=list)
+    #: The threshold of each channel ("text", "email"); `threshold` is the one of the data's main channel.
+    thresholds: dict[str, float] = field(default_factory=dict)
 
 
-def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0, threshold: float = 0.5) -> Pipeline:
+class SpamPipeline(Pipeline):
+    """A scikit-learn Pipeline whose `predict` applies the stored threshold of each message's channel.
+
+    Text (SMS) and email ham score differently, so one shared threshold would either flag too much
+    email ham or let through SMS spam; each channel gets the threshold that meets the target ham
+    false-positive rate on its own out-of-fold scores. This is what `model.joblib` holds.
+    """
+
+    def __init__(self, steps: list[tuple[str, Any]], *, thresholds: dict[str, float] | None = None,
+                 transform_input: Any = None, memory: Any = None, verbose: bool = False) -> None:
+        super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)
+        self.thresholds = thresholds
+
+    def predict(self, X: Any, **params: Any) -> np.ndarray:
+        thresholds = self.thresholds or dict.fromkeys(CHANNELS, 0.5)
+        spam = self.predict_proba(X, **params)[:, list(self.classes_).index("spam")]
+        return np.asarray(
+            ["spam" if p >= thresholds[message_channel(m)] else "ham" for p, m in zip(spam, X, strict=True)],
+            dtype=object,
+        )
+
+
+def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
+                   thresholds: dict[str, float] | None = None) -> SpamPipeline:
     """An unfitted pipeline of the given kind: raw messages in, ``predict_proba`` out."""
     if kind == "seed":
         features: Any = TfidfVectorizer(min_df=1, stop_words="english", lowercase=True)
@@ -90,8 +118,7 @@ def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0, threshold: f
         steps = [("preprocess", FunctionTransformer(preprocess_messages)), ("features", features)]
     else:
         raise ValueError(f"model kind must be one of {MODEL_KINDS}, not {kind!r}")
-    classifier = FixedThresholdClassifier(classifier, threshold=threshold, response_method="predict_proba")
-    return Pipeline([*steps, ("classifier", classifier)])
+    return SpamPipeline([*steps, ("classifier", classifier)], thresholds=thresholds)
 
 
 def fit_steps(folds: int) -> int:
@@ -147,19 +174,35 @@ def fit_pipeline(
         say(f"cross-validated fold {number}/{folds}")
     head, features = next(results)
     is_ham = y == "ham"
+    channels = np.asarray([message_channel(message) for message in X], dtype=object)
     selection = []
     for c in grid:
-        threshold = choose_threshold(oof[c][is_ham].tolist(), target_ham_fpr)
-        recall = float(np.mean(oof[c][~is_ham] >= threshold))
-        selection.append({"C": c or 0.0, "threshold": threshold, "oof_spam_recall": recall})
+        thresholds = _channel_thresholds(oof[c], is_ham, channels, target_ham_fpr)
+        flagged = oof[c] >= np.asarray([thresholds[channel] for channel in channels])
+        selection.append({"C": c or 0.0, **{f"threshold_{k}": v for k, v in thresholds.items()},
+                          "oof_spam_recall": float(np.mean(flagged[~is_ham]))})
     best_index = max(range(len(grid)), key=lambda i: (selection[i]["oof_spam_recall"], -selection[i]["C"]))
     best = selection[best_index]
+    thresholds = {channel: best[f"threshold_{channel}"] for channel in CHANNELS}
     params = {"C": best["C"]} if kind == "default" else {}
-    classifier = build_pipeline(kind, threshold=best["threshold"], **params).steps[-1][1]
-    pipeline = Pipeline([*head.steps, ("classifier", classifier.fit(features, y))])
+    classifier = build_pipeline(kind, **params).steps[-1][1]
+    pipeline = SpamPipeline([*head.steps, ("classifier", classifier.fit(features, y))], thresholds=thresholds)
     say(f"fitted the final model on {len(y)} messages")
-    return TrainedModel(pipeline, kind, best["threshold"], target_ham_fpr, params, selection,
-                        oof[grid[best_index]].tolist())
+    main_channel = "email" if np.mean(channels == "email") > 0.5 else "text"
+    return TrainedModel(pipeline, kind, thresholds[main_channel], target_ham_fpr, params, selection,
+                        oof[grid[best_index]].tolist(), thresholds)
+
+
+def _channel_thresholds(scores: np.ndarray, is_ham: np.ndarray, channels: np.ndarray,
+                        target_ham_fpr: float) -> dict[str, float]:
+    """The target-rate threshold of each channel's ham; a channel with too little ham borrows the overall one."""
+    overall = choose_threshold(scores[is_ham].tolist(), target_ham_fpr)
+    thresholds = {}
+    for channel in CHANNELS:
+        ham = scores[is_ham & (channels == channel)]
+        enough = len(ham) >= _MIN_CHANNEL_HAM
+        thresholds[channel] = choose_threshold(ham.tolist(), target_ham_fpr) if enough else overall
+    return thresholds
 
 
 def train_model(
@@ -180,12 +223,13 @@ def train_model(
 
     trained = fit_pipeline(corpus.messages, corpus.labels, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
                            random_state=random_state, n_jobs=n_jobs, progress=progress)
-    flagged = ["spam" if p >= trained.threshold else "ham" for p in trained.oof_probability]
+    flagged = ["spam" if p >= trained.thresholds[message_channel(m)] else "ham"
+               for p, m in zip(trained.oof_probability, corpus.messages, strict=True)]
     manifest = {
         "model_kind": kind,
         "training_data": corpus.summary(),
         "training": {"target_ham_fpr": target_ham_fpr, "folds": folds, "random_state": random_state,
-                     "params": trained.params, "selection": trained.selection, "threshold": trained.threshold},
+                     "params": trained.params, "selection": trained.selection, "thresholds": trained.thresholds},
         "metrics": {"protocol": f"out-of-fold ({folds}-fold CV) on the training data",
                     **metrics(corpus.labels, trained.oof_probability, flagged)},
     }
@@ -211,7 +255,7 @@ def _fold_scores(kind: ModelKind, grid: Sequence[float | None], X: np.ndarray, y
     features_test = head.transform(X[test])
     scores = {}
     for c in grid:
-        classifier = clone(build_pipeline(kind).steps[-1][1].estimator)
+        classifier = clone(build_pipeline(kind).steps[-1][1])
         if c is not None:
             classifier.set_params(C=c)
         classifier.fit(features_train, y[train])
@@ -224,6 +268,4 @@ def _leaves(estimator: Any) -> list[Any]:
         return [leaf for _, step in estimator.steps for leaf in _leaves(step)]
     if isinstance(estimator, FeatureUnion):
         return [leaf for _, part in estimator.transformer_list for leaf in _leaves(part)]
-    if isinstance(estimator, FixedThresholdClassifier):
-        return [estimator, *_leaves(estimator.estimator_ if hasattr(estimator, "estimator_") else estimator.estimator)]
     return [estimator]
