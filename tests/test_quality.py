@@ -18,28 +18,31 @@ from spam_classifier.cli import cli
 pytestmark = pytest.mark.slow
 
 
-def _evaluate(source: str, tmp_path, *extra: str) -> dict:
-    result = CliRunner().invoke(cli, ["evaluate", "--data", source, "--cv", "5", "--json",
-                                      "--report", str(tmp_path / "report"), *extra])
+def _evaluate(source: str, report, *extra: str) -> dict:
+    result = CliRunner().invoke(cli, ["evaluate", "--data", source, "--cv", "5", "--json", "--report", str(report),
+                                      *extra])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
-def test_quality_default_model_on_sms(tmp_path):
-    metrics = _evaluate(f"sms:{SMS_PATH}", tmp_path)
-    assert (metrics["n"], metrics["duplicates_removed"]) == (5159, 415)
-    assert metrics["ham_fpr"] <= 0.0015, metrics
-    assert metrics["mcc"] >= 0.95, metrics
-    assert metrics["f1"] >= 0.96, metrics
+@pytest.fixture(scope="module")
+def sms_default(tmp_path_factory) -> dict:
+    return _evaluate(f"sms:{SMS_PATH}", tmp_path_factory.mktemp("sms-default"))
+
+
+def test_quality_default_model_on_sms(sms_default):
+    assert (sms_default["n"], sms_default["duplicates_removed"]) == (5159, 415)
+    assert sms_default["ham_fpr"] <= 0.0015, sms_default
+    assert sms_default["mcc"] >= 0.95, sms_default
+    assert sms_default["f1"] >= 0.96, sms_default
+
+
+def test_quality_default_beats_seed_on_sms(sms_default, tmp_path):
+    seed = _evaluate(f"sms:{SMS_PATH}", tmp_path, "--model", "seed")
+    assert sms_default["f1"] > seed["f1"] + 0.02, (seed, sms_default)
 
 
 def test_quality_default_model_on_spamassassin(tmp_path):
     metrics = _evaluate("spamassassin", tmp_path)
     assert metrics["ham_fpr"] <= 0.003, metrics
     assert metrics["f1"] >= 0.98, metrics
-
-
-def test_quality_default_beats_seed_on_sms(tmp_path):
-    seed = _evaluate(f"sms:{SMS_PATH}", tmp_path, "--model", "seed")
-    default = _evaluate(f"sms:{SMS_PATH}", tmp_path)
-    assert default["f1"] > seed["f1"] + 0.02, (seed, default)

@@ -7,6 +7,7 @@ stderr and exit code 1 here, and only here; usage errors exit 2 (click's own).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -182,6 +183,8 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
 def _open_model(model_uri: str | None) -> Any:
     from .source import ModelSource
 
+    # The source logs a failed load for servers; here the one-line error below says it all.
+    logging.getLogger("spam_classifier").addHandler(logging.NullHandler())
     source = ModelSource(model_uri, reload_seconds=0)
     if source.model is None:
         raise SpamClassifierError(source.error or f"cannot load the model {model_uri!r}")
