@@ -15,18 +15,16 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from conftest import make_test_artifact
+from emulator import Emulator, run_emulator
 from spam_classifier.scorer import Model, load_model
 
 pytestmark = getattr(pytest.mark, "lambda")
@@ -51,11 +49,6 @@ _SETTINGS_VARIABLES = (
     "LOG_LEVEL",
 )
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_event(source: str, name: str) -> dict[str, Any]:
@@ -126,22 +119,6 @@ def model(function_dir: Path) -> Model:
 # --- under the Runtime Interface Emulator ---------------------------------------------------------------
 
 
-class _Emulator:
-    """A running RIE + awslambdaric process and its log."""
-
-    def __init__(self, url: str, log_path: Path) -> None:
-        self.url = url
-        self.log_path = log_path
-
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        response = httpx.post(f"{self.url}/2015-03-31/functions/function/invocations", json=event, timeout=30)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def rie() -> Path:
     if not RIE.is_file():
@@ -150,7 +127,7 @@ def rie() -> Path:
 
 
 @pytest.fixture(scope="module")
-def emulator(rie: Path, function_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Emulator]:
+def emulator(rie: Path, function_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     venv_bin = Path(sys.executable).parent
     env = {
         **{
@@ -174,49 +151,18 @@ def emulator(rie: Path, function_dir: Path, tmp_path_factory: pytest.TempPathFac
         capture_output=True,
         timeout=120,
     )
-    port, api_port = free_port(), free_port()
     log_path = tmp_path_factory.mktemp("rie") / "rie.log"
-    command = [
-        str(rie),
-        "--runtime-interface-emulator-address",
-        f"127.0.0.1:{port}",
-        "--runtime-api-address",
-        f"127.0.0.1:{api_port}",
-        "python",
-        "-m",
-        "awslambdaric",
-        "spam_classifier.aws_lambda.handler",
-    ]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=function_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the RIE exited with {process.returncode}:\n{log_path.read_text()}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"the RIE did not listen within 30 s:\n{log_path.read_text()}")
-            time.sleep(0.05)
-        yield _Emulator(f"http://127.0.0.1:{port}", log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with run_emulator(rie, function_dir, env, log_path) as running:
+        yield running
 
 
 @pytest.mark.parametrize(("source", "name"), ALL_EVENTS)
-def test_rie_handler_answers_each_committed_event(emulator: _Emulator, model: Model, source: str, name: str) -> None:
+def test_rie_handler_answers_each_committed_event(emulator: Emulator, model: Model, source: str, name: str) -> None:
     check_result(emulator.invoke(load_event(source, name)), model, source, name)
 
 
 def test_rie_cold_start_happens_once_and_stays_light(
-    emulator: _Emulator, model: Model, record_property: Callable[[str, object], None]
+    emulator: Emulator, model: Model, record_property: Callable[[str, object], None]
 ) -> None:
     for _ in range(3):  # warm invokes reuse the initialised handler
         check_result(emulator.invoke(load_event("http-api", "health")), model, "http-api", "health")
@@ -230,7 +176,7 @@ def test_rie_cold_start_happens_once_and_stays_light(
     assert init_ms < INIT_GUARD_MS, log
 
 
-def test_rie_logs_are_json_lines_without_message_text(emulator: _Emulator) -> None:
+def test_rie_logs_are_json_lines_without_message_text(emulator: Emulator) -> None:
     secret_event = load_event("http-api", "predict-spam")
     secret_event["body"] = base64.b64encode(b'{"message": "WINNER my secret code is 55443322"}').decode()
     assert emulator.invoke(secret_event)["statusCode"] == 200

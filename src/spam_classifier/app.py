@@ -31,7 +31,7 @@ from .config import Settings
 from .errors import ArtifactError, ModelNotFoundError, StoreError
 from .scorer import Model
 
-__all__ = ["ASGIApp", "ModelSourceProtocol", "configure_logging", "create_app"]
+__all__ = ["ASGIApp", "Message", "ModelSourceProtocol", "Receive", "Scope", "Send", "configure_logging", "create_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -19,7 +19,7 @@ import click
 
 from .errors import SpamClassifierError
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
 
 
 class _Group(click.Group):

@@ -35,8 +35,12 @@ from .corpora import Corpus
 from .preprocess import CHANNELS, message_channel, preprocess_messages
 
 __all__ = [
+    "C_GRID",
+    "MAX_CHAR_FEATURES",
+    "MAX_WORD_FEATURES",
     "MODEL_KINDS",
     "ModelKind",
+    "Progress",
     "SpamPipeline",
     "TrainedModel",
     "build_pipeline",

@@ -12,19 +12,17 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from conftest import make_test_artifact
+from emulator import Emulator, run_emulator
 from spam_classifier.scorer import Model, load_model
 from spam_classifier.store import open_store
 
@@ -52,11 +50,6 @@ def require_tools() -> None:
     if missing:
         pytest.fail(f"{', '.join(map(str, missing))} missing: run `make tools`", pytrace=False)
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -178,22 +171,6 @@ def test_build_script_ships_a_model_without_its_pickle_caches_or_tests(tmp_path:
 # --- the built function under the Runtime Interface Emulator, model from S3 -------------------------------
 
 
-class _Emulator:
-    """A running RIE + awslambdaric process over the built function folder, and its log."""
-
-    def __init__(self, url: str, log_path: Path) -> None:
-        self.url = url
-        self.log_path = log_path
-
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        response = httpx.post(f"{self.url}/2015-03-31/functions/function/invocations", json=event, timeout=30)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
 def published(s3_bucket: str, tmp_path: Path) -> tuple[str, Model]:
     """The tiny test model published to s3://<bucket>/models as version v1 and alias production."""
@@ -204,7 +181,7 @@ def published(s3_bucket: str, tmp_path: Path) -> tuple[str, Model]:
 
 
 @pytest.fixture
-def emulator(function_dir: Path, published: tuple[str, Model], tmp_path: Path) -> Iterator[_Emulator]:
+def emulator(function_dir: Path, published: tuple[str, Model], tmp_path: Path) -> Iterator[Emulator]:
     bucket, _ = published
     env = {
         **{name: value for name, value in os.environ.items() if name not in _SETTINGS_VARIABLES},
@@ -217,34 +194,9 @@ def emulator(function_dir: Path, published: tuple[str, Model], tmp_path: Path) -
         "MODEL_RELOAD_SECONDS": "0.001",  # check the alias on (nearly) every request
         "LOG_LEVEL": "INFO",
     }
-    port, api_port = free_port(), free_port()
     log_path = tmp_path / "rie.log"
-    command = [
-        str(RIE), "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
-        "--runtime-api-address", f"127.0.0.1:{api_port}",
-        "python", "-m", "awslambdaric", "spam_classifier.aws_lambda.handler",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=function_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the RIE exited with {process.returncode}:\n{log_path.read_text()}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"the RIE did not listen within 30 s:\n{log_path.read_text()}")
-            time.sleep(0.05)
-        yield _Emulator(f"http://127.0.0.1:{port}", log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with run_emulator(RIE, function_dir, env, log_path) as running:
+        yield running
 
 
 def prediction(model: Model, message: str, version: str) -> dict[str, Any]:
@@ -257,7 +209,7 @@ def body_of(event: dict[str, Any]) -> Any:
     return json.loads(base64.b64decode(event["body"]) if event["isBase64Encoded"] else event["body"])
 
 
-def answer(emulator: _Emulator, name: str) -> tuple[int, Any]:
+def answer(emulator: Emulator, name: str) -> tuple[int, Any]:
     result = emulator.invoke(load_event(name))
     assert result["headers"]["content-type"] == "application/json", result
     return result["statusCode"], json.loads(result["body"])
@@ -265,7 +217,7 @@ def answer(emulator: _Emulator, name: str) -> tuple[int, Any]:
 
 @pytest.mark.s3
 def test_built_function_serves_predictions_from_the_s3_model(
-    emulator: _Emulator, published: tuple[str, Model], record_property: Callable[[str, object], None]
+    emulator: Emulator, published: tuple[str, Model], record_property: Callable[[str, object], None]
 ) -> None:
     _, model = published
     spam = body_of(load_event("predict-spam"))["message"]
@@ -293,7 +245,7 @@ def test_built_function_serves_predictions_from_the_s3_model(
 
 @pytest.mark.s3
 def test_built_function_follows_the_alias_when_a_new_model_is_promoted(
-    emulator: _Emulator, published: tuple[str, Model], tmp_path: Path
+    emulator: Emulator, published: tuple[str, Model], tmp_path: Path
 ) -> None:
     bucket, _ = published
     assert answer(emulator, "health")[1]["model_version"] == "v1"
