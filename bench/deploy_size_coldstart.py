@@ -11,10 +11,12 @@ Both packages are built the same way, by scripts/build_lambda.py run with the py
 
 Each package then starts fresh `--runs` times under the Lambda Runtime Interface Emulator, with its model
 fetched from a local S3 server (SeaweedFS, started here; its fixed ports must be free, so not during a test
-session). Ours runs twice: with the very same TF-IDF + NB pipeline compiled to model.json (like for like), and
-with the shipped default model (or ``--model DIR``) when there is one. Reported per variant: INIT (the RIE's
-``INIT REPORT durationMs``), the first response as the client sees it (process start + INIT + invoke) and
-a warm invoke, each the median of the runs. Needs `make tools` and the SMS corpus in ../shared/data.
+session). Ours runs three ways: with the very same TF-IDF + NB pipeline compiled to model.json (like for like),
+with the shipped default model (or ``--model DIR``) from S3, and with the default model that the package itself
+holds (MODEL_URI unset, no S3), when there is one. Each fresh start gets an empty MODEL_CACHE_DIR, as a new
+execution environment has an empty /tmp, so every S3 variant really fetches its model. Reported per variant:
+INIT (the RIE's ``INIT REPORT durationMs``), the first response as the client sees it (process start + INIT +
+invoke) and a warm invoke, each the median of the runs. Needs `make tools` and the SMS corpus in ../shared/data.
 """
 
 from __future__ import annotations
@@ -140,6 +142,7 @@ def prepare(work: Path, model_dir: Path) -> list[Variant]:
     """Train the seed pipeline, put every model in S3, build both packages; the variants to measure."""
     import boto3
     import joblib
+    from sklearn.pipeline import Pipeline
 
     from spam_classifier.compiler import save_model
     from spam_classifier.store import open_store
@@ -149,7 +152,10 @@ def prepare(work: Path, model_dir: Path) -> list[Variant]:
     labels, messages = zip(
         *(line.split("\t", 1) for line in SMS.read_text(encoding="utf-8").splitlines() if line), strict=True
     )
-    pipeline = build_pipeline("seed").fit(list(messages), list(labels))
+    fitted = build_pipeline("seed").fit(list(messages), list(labels))
+    # A plain scikit-learn Pipeline of the same fitted steps: build_pipeline returns our SpamPipeline subclass,
+    # whose pickle would need spam_classifier, which the seed-style package does not (and must not) hold.
+    pipeline = Pipeline(fitted.steps)
     pickled = io.BytesIO()
     joblib.dump(pipeline, pickled)  # as the seed did: an uncompressed joblib pickle
     s3 = boto3.session.Session().client("s3")
@@ -161,13 +167,21 @@ def prepare(work: Path, model_dir: Path) -> list[Variant]:
     compiled = save_model(pipeline, work / "seed-compiled", kind="seed", manifest=manifest, include_pipeline=False)
     open_store(f"s3://{BUCKET}/models-seed").publish(work / "seed-compiled", alias="production")
     notes = {
-        "seed": f"seed NB pipeline, joblib {len(pickled.getvalue()) / 1e6:.1f} MB",
-        "compiled": f"same NB pipeline, model.json {len(compiled.files['model.json']) / 1e6:.1f} MB",
+        "seed": f"seed NB pipeline, joblib {len(pickled.getvalue()) / 1e6:.1f} MB, from S3",
+        "compiled": f"same NB pipeline, model.json {len(compiled.files['model.json']) / 1e6:.1f} MB, from S3",
     }
     shipped = (model_dir / "manifest.json").is_file()
     if shipped:
         open_store(f"s3://{BUCKET}/models").publish(model_dir, alias="production")
-        notes["shipped"] = f"{model_dir.name}, model.json {(model_dir / 'model.json').stat().st_size / 1e6:.1f} MB"
+        notes["shipped"] = (
+            f"{model_dir.name}, model.json {(model_dir / 'model.json').stat().st_size / 1e6:.1f} MB, from S3"
+        )
+    packaged = (SHIPPED_MODEL / "manifest.json").is_file()  # build_lambda.py copies it into the package
+    if packaged:
+        notes["packaged"] = (
+            f"{SHIPPED_MODEL.name}, model.json {(SHIPPED_MODEL / 'model.json').stat().st_size / 1e6:.1f} MB, "
+            "in the package (MODEL_URI unset)"
+        )
 
     print("bench: building both packages with scripts/build_lambda.py (python3.12, .pyc)", file=sys.stderr)
     ours, seed = work / "ours", work / "seed-style"
@@ -213,13 +227,15 @@ def prepare(work: Path, model_dir: Path) -> list[Variant]:
     if shipped:
         variants.append(
             Variant(
-                f"ours ({model_dir.name} model)",
+                f"ours ({model_dir.name} model, S3)",
                 ours,
                 handler,
                 {"MODEL_URI": f"s3://{BUCKET}/models@production"},
                 notes["shipped"],
             )
         )
+    if packaged:
+        variants.append(Variant(f"ours ({SHIPPED_MODEL.name} model, packaged)", ours, handler, {}, notes["packaged"]))
     return variants
 
 
@@ -252,9 +268,11 @@ def build(out: Path, *arguments: str) -> None:
 def measure(variant: Variant, log_path: Path) -> None:
     """One fresh start: RIE up, one cold invoke (timed), five warm ones, INIT from the log, RIE down."""
     port, api_port = free_port(), free_port()
+    cache_dir = Path(tempfile.mkdtemp(prefix="model-cache-", dir=log_path.parent))  # a new environment's empty /tmp
     env = {
         **{name: value for name, value in os.environ.items() if not name.startswith(("MODEL_", "PYTHON"))},
         **variant.env,
+        "MODEL_CACHE_DIR": str(cache_dir),
         "PATH": f"{LAMBDA_PYTHON.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code folder is read-only
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
@@ -294,6 +312,7 @@ def measure(variant: Variant, log_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        shutil.rmtree(cache_dir, ignore_errors=True)
 
 
 def invoke(url: str, event: bytes) -> dict:
@@ -309,9 +328,9 @@ def report(variants: list[Variant]) -> None:
     seed = variants[0]
     print(
         f"\nLambda package size and cold start under the RIE (python3.12, x86_64, {len(seed.init_ms)} fresh starts "
-        "each, medians; model fetched from SeaweedFS S3 on 127.0.0.1)\n"
+        "each, medians; models from SeaweedFS S3 on 127.0.0.1 unless packaged)\n"
     )
-    print("| package | model (from S3) | unzipped MB | zipped MB | files | INIT ms | first response ms | warm ms |")
+    print("| package | model | unzipped MB | zipped MB | files | INIT ms | first response ms | warm ms |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for variant in variants:
         unzipped, zipped, files = sizes[variant.function_dir]
