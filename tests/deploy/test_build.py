@@ -244,7 +244,7 @@ def test_built_function_serves_predictions_from_the_s3_model(
 
 
 @pytest.mark.s3
-def test_built_function_follows_the_alias_when_a_new_model_is_promoted(
+def test_built_function_follows_promote_and_rollback_and_refuses_a_tampered_version(
     emulator: Emulator, published: tuple[str, Model], tmp_path: Path
 ) -> None:
     bucket, _ = published
@@ -257,3 +257,16 @@ def test_built_function_follows_the_alias_when_a_new_model_is_promoted(
     assert answer(emulator, "predict-spam") == (200, prediction(model_v2, spam, "v2"))
     store.rollback(alias="production")
     assert answer(emulator, "health")[1]["model_version"] == "v1"
+
+    # A version tampered with after its checks, then promoted by mistake: refused, v1 keeps serving.
+    make_test_artifact(tmp_path / "v3", version="v3", intercept=5.0)
+    store.publish(tmp_path / "v3", alias="production")
+    import boto3
+
+    s3 = boto3.client("s3")
+    key = "models/versions/v3/model.json"
+    original = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=key, Body=original.replace(b'"free"', b'"fred"'))
+    assert answer(emulator, "health")[1]["model_version"] == "v1"
+    model_v1 = published[1]
+    assert answer(emulator, "predict-spam") == (200, prediction(model_v1, spam, "v1"))
