@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from conftest import SPAM_DOCS, make_test_artifact
+from emulator import run_emulator
 from s3_server import start_s3_server, stop_s3_server
 from spam_classifier.app import configure_logging, create_app
 from spam_classifier.config import LAMBDA_MODEL_CACHE_DIR, Settings, read_settings
@@ -294,7 +295,6 @@ def test_fault_model_failing_at_init_under_the_emulator_initialises_once(tmp_pat
                     ignore=shutil.ignore_patterns("__pycache__", "models"))  # fmt: skip
     make_test_artifact(function_dir / "model")
     _corrupt(function_dir / "model" / "model.json", "corrupted")
-    port, api_port = test_aws_lambda.free_port(), test_aws_lambda.free_port()
     env = {
         **{name: value for name, value in os.environ.items() if name not in _SETTINGS_VARIABLES},
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -303,26 +303,10 @@ def test_fault_model_failing_at_init_under_the_emulator_initialises_once(tmp_pat
         "MODEL_RELOAD_SECONDS": "0",
     }
     log_path = tmp_path / "rie.log"
-    command = [str(test_aws_lambda.RIE), "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
-               "--runtime-api-address", f"127.0.0.1:{api_port}", "python", "-m", "awslambdaric",
-               "spam_classifier.aws_lambda.handler"]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=function_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                first = httpx.post(url, json=_http_api_event("GET", "/health"), timeout=30)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
-                time.sleep(0.05)
-        results = [first] + [httpx.post(url, json=_http_api_event("GET", "/model"), timeout=30) for _ in range(4)]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    assert [json.loads(result.json()["body"])["error"]["code"] for result in results] == ["model_unavailable"] * 5
+    with run_emulator(test_aws_lambda.RIE, function_dir, env, log_path) as emulator:
+        results = [emulator.invoke(_http_api_event("GET", "/health"))]
+        results += [emulator.invoke(_http_api_event("GET", "/model")) for _ in range(4)]
+    assert [json.loads(result["body"])["error"]["code"] for result in results] == ["model_unavailable"] * 5
     log = log_path.read_text()
     assert log.count("INIT REPORT") == 1 and log.count('"message": "model_load_failed"') == 1, log
     assert "Traceback" not in log and "Runtime.Error" not in log, log

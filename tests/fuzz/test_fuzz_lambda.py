@@ -27,7 +27,7 @@ from test_fuzz_http import check_reply, fuzz
 
 import test_aws_lambda
 from conftest import make_test_artifact
-from test_aws_lambda import _Emulator
+from emulator import Emulator
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 EVENTS = {
@@ -252,7 +252,7 @@ def test_fuzz_lambda_malformed_event_is_one_400_and_one_log_line(handler: Handle
 @fuzz(200)
 @given(name=st.sampled_from(sorted(EVENTS)), data=st.data())
 @getattr(pytest.mark, "lambda")
-def test_fuzz_lambda_under_the_emulator(emulator: _Emulator, name: str, data: st.DataObject) -> None:
+def test_fuzz_lambda_under_the_emulator(emulator: Emulator, name: str, data: st.DataObject) -> None:
     event = mutate(EVENTS[name], data.draw)
     result = emulator.invoke(event)
     assert "errorMessage" not in result, result  # an exception reached awslambdaric
@@ -260,6 +260,6 @@ def test_fuzz_lambda_under_the_emulator(emulator: _Emulator, name: str, data: st
 
 
 @getattr(pytest.mark, "lambda")
-def test_fuzz_lambda_emulator_log_has_no_traceback(emulator: _Emulator) -> None:
+def test_fuzz_lambda_emulator_log_has_no_traceback(emulator: Emulator) -> None:
     """Runs after the sample above (same module-scoped emulator): no invocation died with a traceback."""
     assert "Traceback" not in emulator.log()
