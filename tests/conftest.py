@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from spam_classifier.artifact import Artifact, write_artifact
+
+if TYPE_CHECKING:
+    from spam_classifier.store import ModelStore
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SMS_PATH = SHARED / "data" / "sms-spam-collection" / "SMSSpamCollection"
@@ -75,4 +79,38 @@ def test_artifact_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "artifact"
     make_test_artifact(directory)
     return directory
+
+class Clock:
+    """A monotonic clock the test moves by hand (for reload intervals)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def publish(tmp_path: Path) -> Callable[..., str]:
+    """Publish test artifact `version` to a store (each with its own intercept), optionally moving `alias`."""
+    count = 0
+
+    def publish_version(store: ModelStore, version: str, *, alias: str | None = None) -> str:
+        nonlocal count
+        count += 1
+        directory = tmp_path / "artifacts" / f"{version}-{count}"
+        make_test_artifact(directory, version=version, intercept=-float(count))
+        return store.publish(directory, alias=alias)
+
+    return publish_version
+
+
 from s3_server import s3_bucket, s3_endpoint  # noqa: E402,F401

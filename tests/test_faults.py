@@ -24,50 +24,17 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import SPAM_DOCS, make_test_artifact
+from conftest import SPAM_DOCS, Clock, make_test_artifact
 from emulator import run_emulator
 from s3_server import start_s3_server, stop_s3_server
 from spam_classifier.app import configure_logging, create_app
 from spam_classifier.config import LAMBDA_MODEL_CACHE_DIR, Settings, read_settings
 from spam_classifier.source import ModelSource
-from spam_classifier.store import MemoryStore, ModelStore, open_store
+from spam_classifier.store import MemoryStore, open_store
 
 CLI = Path(sys.executable).with_name("spam-classifier")
 _SETTINGS_VARIABLES = ("MODEL_URI", "MODEL_RELOAD_SECONDS", "MODEL_CACHE_DIR", "MAX_BODY_BYTES", "MAX_MESSAGE_BYTES",
                        "MAX_BATCH", "CORS_ORIGINS", "API_KEY", "LOG_LEVEL", "AWS_LAMBDA_FUNCTION_NAME")  # fmt: skip
-
-
-class _Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> _Clock:
-    return _Clock()
-
-
-@pytest.fixture
-def publish(tmp_path: Path) -> Callable[..., str]:
-    """Publish test artifact `version` to `store` (each with its own intercept), optionally moving `alias`."""
-    count = 0
-
-    def publish_version(store: ModelStore, version: str, *, alias: str | None = None) -> str:
-        nonlocal count
-        count += 1
-        directory = tmp_path / "artifacts" / f"{version}-{count}"
-        make_test_artifact(directory, version=version, intercept=-float(count))
-        return store.publish(directory, alias=alias)
-
-    return publish_version
 
 
 def request(app: Any, method: str = "GET", path: str = "/health", payload: Any = None) -> tuple[int, Any]:
@@ -102,7 +69,7 @@ def s3_outage(s3_endpoint: str) -> Iterator[None]:
 
 @pytest.mark.s3
 def test_fault_s3_down_the_app_keeps_serving_the_loaded_model_and_recovers(
-    s3_bucket: str, s3_outage: None, clock: _Clock, publish: Any, tmp_path: Path
+    s3_bucket: str, s3_outage: None, clock: Clock, publish: Any, tmp_path: Path
 ) -> None:
     uri = f"s3://{s3_bucket}/spam"
     publish(open_store(uri), "v1", alias="production")
@@ -135,7 +102,7 @@ def _corrupt(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "corrupted"])
 def test_fault_a_broken_version_is_refused_and_the_previous_model_keeps_serving(
-    how: str, tmp_path: Path, clock: _Clock, publish: Any
+    how: str, tmp_path: Path, clock: Clock, publish: Any
 ) -> None:
     store = open_store(str(tmp_path / "store"))
     publish(store, "v1", alias="production")
@@ -157,7 +124,7 @@ def test_fault_a_broken_version_is_refused_and_the_previous_model_keeps_serving(
 
 
 def test_fault_an_alias_to_a_missing_version_keeps_the_loaded_model(
-    tmp_path: Path, clock: _Clock, publish: Any
+    tmp_path: Path, clock: Clock, publish: Any
 ) -> None:
     store_dir = tmp_path / "store"
     publish(open_store(str(store_dir)), "v1", alias="production")
@@ -183,7 +150,7 @@ def test_fault_an_alias_to_a_missing_version_keeps_the_loaded_model(
 
 @pytest.mark.parametrize("backend", ["local", pytest.param("s3", marks=pytest.mark.s3)])
 def test_fault_two_publishers_racing_get_two_versions_and_a_valid_alias(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: _Clock
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
 ) -> None:
     """Two `spam-classifier publish --alias production` processes at once, then the app follows the alias."""
     store_uri = str(tmp_path / "store") if backend == "local" else f"s3://{request.getfixturevalue('s3_bucket')}/race"
@@ -317,7 +284,7 @@ def test_fault_model_failing_at_init_under_the_emulator_initialises_once(tmp_pat
 
 @pytest.fixture
 def slow_store(
-    monkeypatch: pytest.MonkeyPatch, publish: Any, clock: _Clock
+    monkeypatch: pytest.MonkeyPatch, publish: Any, clock: Clock
 ) -> tuple[ModelSource, threading.Event, threading.Event]:
     """A source serving v1 of memory://slow@production, v2 published behind it, and reads of the alias that
     block until the test sets `release` (`entered` tells that one started)."""
@@ -339,7 +306,7 @@ def slow_store(
 
 
 def test_fault_slow_reload_under_a_server_does_not_stall_other_requests(
-    slow_store: tuple[ModelSource, threading.Event, threading.Event], clock: _Clock
+    slow_store: tuple[ModelSource, threading.Event, threading.Event], clock: Clock
 ) -> None:
     source, entered, release = slow_store
     app = create_app(source, Settings(), refresh_in_background=True)  # what `spam-classifier serve` runs
@@ -367,7 +334,7 @@ def test_fault_slow_reload_under_a_server_does_not_stall_other_requests(
 
 
 def test_fault_slow_reload_on_lambda_is_inline_so_the_request_sees_the_new_model(
-    slow_store: tuple[ModelSource, threading.Event, threading.Event], clock: _Clock
+    slow_store: tuple[ModelSource, threading.Event, threading.Event], clock: Clock
 ) -> None:
     """Lambda freezes the process after each response, so the request that finds a refresh due waits for it."""
     source, entered, release = slow_store

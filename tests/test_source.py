@@ -6,52 +6,19 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import HAM_DOCS, SPAM_DOCS, make_test_artifact, tiny_model_spec
+from conftest import HAM_DOCS, SPAM_DOCS, Clock, tiny_model_spec
 from s3_server import start_s3_server, stop_s3_server
 from spam_classifier import source as source_module
 from spam_classifier.errors import ConfigurationError
 from spam_classifier.scorer import DEFAULT_MODEL_DIR
 from spam_classifier.source import ModelSource, parse_model_uri
 from spam_classifier.store import MemoryStore, ModelStore, open_store
-
-
-class _Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> _Clock:
-    return _Clock()
-
-
-@pytest.fixture
-def publish(tmp_path: Path) -> Callable[..., str]:
-    """Publish test artifact `version` (its intercept tells versions apart) to `store`, optionally moving `alias`."""
-
-    published: list[str] = []
-
-    def publish_version(store: ModelStore, version: str, *, alias: str | None = None) -> str:
-        published.append(version)
-        directory = tmp_path / "artifacts" / version
-        make_test_artifact(directory, version=version, intercept=-float(len(published)))
-        return store.publish(directory, alias=alias)
-
-    return publish_version
 
 
 @pytest.fixture(params=["memory", "local", pytest.param("s3", marks=pytest.mark.s3)])
@@ -128,7 +95,7 @@ def test_model_source_artifact_directory_is_loaded_and_scores(test_artifact_dir:
 
 
 def test_model_source_initial_load_failure_is_recorded_not_raised(
-    caplog: pytest.LogCaptureFixture, clock: _Clock, publish: Any
+    caplog: pytest.LogCaptureFixture, clock: Clock, publish: Any
 ) -> None:
     caplog.set_level(logging.INFO, logger="spam_classifier")
     source = ModelSource("memory://initial-failure@production", clock=clock)
@@ -160,7 +127,7 @@ def test_model_source_missing_artifact_directory_is_recorded(tmp_path: Path) -> 
 
 
 def test_model_source_follows_the_alias_and_never_serves_a_tampered_version(
-    store_uri: str, clock: _Clock, publish: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    store_uri: str, clock: Clock, publish: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     store = open_store(store_uri)
     publish(store, "v1", alias="production")
@@ -197,7 +164,7 @@ def test_model_source_follows_the_alias_and_never_serves_a_tampered_version(
     assert source.model.predict(SPAM_DOCS[:1] + HAM_DOCS[:1]) == ["spam", "ham"]
 
 
-def test_model_source_pinned_version_is_not_reloaded(clock: _Clock, publish: Any) -> None:
+def test_model_source_pinned_version_is_not_reloaded(clock: Clock, publish: Any) -> None:
     store = open_store("memory://pinned")
     publish(store, "v1", alias="production")
     source = ModelSource("memory://pinned@v1", clock=clock)
@@ -209,7 +176,7 @@ def test_model_source_pinned_version_is_not_reloaded(clock: _Clock, publish: Any
     assert source.model is not None and source.model.version == "v1"
 
 
-def test_model_source_reload_seconds_zero_disables_reloading(clock: _Clock, publish: Any) -> None:
+def test_model_source_reload_seconds_zero_disables_reloading(clock: Clock, publish: Any) -> None:
     store = open_store("memory://no-reload")
     publish(store, "v1", alias="production")
     source = ModelSource("memory://no-reload@production", clock=clock, reload_seconds=0)
@@ -222,7 +189,7 @@ def test_model_source_reload_seconds_zero_disables_reloading(clock: _Clock, publ
 
 
 def test_model_source_refresh_runs_once_and_never_makes_callers_wait(
-    clock: _Clock, publish: Any, monkeypatch: pytest.MonkeyPatch
+    clock: Clock, publish: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = open_store("memory://concurrent")
     publish(store, "v1", alias="production")
@@ -304,7 +271,7 @@ def s3_outage(s3_endpoint: str) -> Iterator[None]:
 
 @pytest.mark.s3
 def test_model_source_keeps_serving_while_s3_is_down_and_recovers(
-    s3_bucket: str, s3_outage: None, clock: _Clock, publish: Any, tmp_path: Path
+    s3_bucket: str, s3_outage: None, clock: Clock, publish: Any, tmp_path: Path
 ) -> None:
     uri = f"s3://{s3_bucket}/spam"
     publish(open_store(uri), "v1", alias="production")
