@@ -88,7 +88,7 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr,
                                random_state=random_state, n_jobs=n_jobs, progress=progress)
         probability[test] = _spam_probability(trained.pipeline, X[test])
-        predicted[test] = trained.pipeline.predict(X[test])
+        predicted[test] = trained.pipeline.labels(X[test], probability[test])  # predict() would score them again
         thresholds.append(trained.threshold)
     return Evaluation(y, probability, predicted, thresholds=thresholds, kind=kind, corpus=corpus.summary(),
                       protocol=f"stratified {cv}-fold CV")
@@ -97,7 +97,8 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
 def evaluate_on(pipeline: Any, threshold: float, test: Corpus, *, kind: str) -> Evaluation:
     """Score a fitted pipeline on a separate test corpus."""
     X = np.asarray(test.messages, dtype=object)
-    return Evaluation(test.labels, _spam_probability(pipeline, X), pipeline.predict(X), thresholds=[threshold],
+    probability = _spam_probability(pipeline, X)
+    return Evaluation(test.labels, probability, pipeline.labels(X, probability), thresholds=[threshold],
                       kind=kind, corpus=test.summary(), protocol="held-out test data")
 
 

@@ -94,12 +94,13 @@ class SpamPipeline(Pipeline):
         self.thresholds = thresholds
 
     def predict(self, X: Any, **params: Any) -> np.ndarray:
+        return self.labels(X, self.predict_proba(X, **params)[:, list(self.classes_).index("spam")])
+
+    def labels(self, X: Any, spam_probability: Any) -> np.ndarray:
+        """The label of each message of `X` given its spam probability (what `predict` returns)."""
         thresholds = self.thresholds or dict.fromkeys(CHANNELS, 0.5)
-        spam = self.predict_proba(X, **params)[:, list(self.classes_).index("spam")]
-        return np.asarray(
-            ["spam" if p >= thresholds[message_channel(m)] else "ham" for p, m in zip(spam, X, strict=True)],
-            dtype=object,
-        )
+        pairs = zip(spam_probability, X, strict=True)
+        return np.asarray(["spam" if p >= thresholds[message_channel(m)] else "ham" for p, m in pairs], dtype=object)
 
 
 def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
