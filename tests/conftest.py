@@ -113,4 +113,4 @@ def publish(tmp_path: Path) -> Callable[..., str]:
     return publish_version
 
 
-from s3_server import s3_bucket, s3_endpoint  # noqa: E402,F401
+from s3_server import s3_bucket, s3_endpoint, s3_outage  # noqa: E402,F401

@@ -163,3 +163,12 @@ def _s3_answers() -> bool:
     except (BotoCoreError, ClientError):
         return False
     return True
+
+
+@pytest.fixture
+def s3_outage(s3_endpoint: str) -> Iterator[None]:
+    """Lets a test stop the session's S3 server; it is running again afterwards, whatever happened."""
+    try:
+        yield
+    finally:
+        start_s3_server()

@@ -55,15 +55,6 @@ def predict_version(app: Any) -> str:
     return body["model_version"]
 
 
-@pytest.fixture
-def s3_outage(s3_endpoint: str) -> Iterator[None]:
-    """Lets a test stop the session's S3 server; it is running again afterwards, whatever happened."""
-    try:
-        yield
-    finally:
-        start_s3_server()
-
-
 # --- S3 goes away while the function runs ---------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -258,15 +257,6 @@ def test_model_source_tampered_cache_is_discarded_and_fetched_again(
     assert source.model.predict(HAM_DOCS[:1]) == ["ham"]
     assert [event["event"] for event in _events(caplog)] == ["model_cache_invalid"]
     assert json.loads(cached.read_text()) == tiny_model_spec(intercept=-1.0)
-
-
-@pytest.fixture
-def s3_outage(s3_endpoint: str) -> Iterator[None]:
-    """Lets a test stop the session's S3 server; it is running again afterwards, whatever happened."""
-    try:
-        yield
-    finally:
-        start_s3_server()
 
 
 @pytest.mark.s3
