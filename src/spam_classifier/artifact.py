@@ -15,8 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,6 +151,9 @@ def write_artifact(
     }
     files[MANIFEST_FILE] = _dump_json(full_manifest, compact=False)
     _check_manifest(full_manifest, str(target))
+
+    import shutil  # write-only helpers, kept off the serving path's cold start
+    import tempfile
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

@@ -21,8 +21,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -223,6 +221,8 @@ class ModelSource:
                 raise ArtifactError(f"{path}: holds version {artifact.version!r}, not {version!r}")
         except SpamClassifierError as exc:
             _log(logging.WARNING, "model_cache_invalid", model_uri=self.uri, version=version, error=str(exc))
+            import shutil  # rare path
+
             shutil.rmtree(path, ignore_errors=True)
             return None
         return artifact
@@ -231,6 +231,9 @@ class ModelSource:
         path = self._cache_path(artifact.version)
         if path is None or path.is_dir():
             return
+        import shutil  # only a model fetched from a store is cached: no cold-start cost for a packaged one
+        import tempfile
+
         staging: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,6 +89,8 @@ class LocalStore(BaseStore):
 
     @staticmethod
     def _write_temporary(path: Path, data: bytes) -> str:
+        import tempfile  # writers only: serving from a packaged model never imports it
+
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
