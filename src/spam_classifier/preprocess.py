@@ -57,6 +57,7 @@ _URL = re.compile(
 )
 _EMAIL_ADDRESS = re.compile(r"(?i)\b[a-z0-9._%+-]+@((?:[a-z0-9-]+\.)+[a-z]{2,})\b")
 _MONEY = re.compile(r"(?i)[£$€¥]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:p|gbp|usd|eur|pounds?|dollars?)\b")
+_DIGIT = re.compile(r"\d")
 _PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
@@ -119,7 +120,10 @@ def _normalise(text: str) -> str:
     # still count, and the shapes let the model generalise to numbers and hosts it never saw.
     text = unicodedata.normalize("NFKC", text)
     text = _URL.sub(_url_shape, text)
-    text = _EMAIL_ADDRESS.sub(lambda m: f" zemail {m.group(1)} ", text)
+    if "@" in text:  # the cheap checks skip regex scans that cannot match: most texts have no address
+        text = _EMAIL_ADDRESS.sub(lambda m: f" zemail {m.group(1)} ", text)
+    if _DIGIT.search(text) is None:
+        return text
     text = _MONEY.sub(lambda m: f" zmoney {m.group()} ", text)
     return _PHONE.sub(_phone_shape, text)
 
