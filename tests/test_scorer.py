@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from conftest import HAM_DOCS, SPAM_DOCS, encode_floats, make_test_artifact, tiny_model_spec
+from spam_classifier import scorer
 from spam_classifier.artifact import write_artifact
 from spam_classifier.errors import ArtifactError
-from spam_classifier.scorer import Model, _build_analyzer, load_model
+from spam_classifier.scorer import Model, _build_analyzer, _WordGramMemo, load_model
 
 
 def _model(tmp_path: Path, spec: dict[str, Any], *, name: str = "a") -> Model:
@@ -253,6 +254,31 @@ def test_word_analyzer_matches_scikit_learn(text: str, stop_words: Any, ngram_ra
     words = sorted(ENGLISH_STOP_WORDS) if stop_words == "english" else stop_words
     ours = _build_analyzer(_spec_like(analyzer="word", ngram_range=list(ngram_range), stop_words=words))(text)
     assert Counter(ours) == Counter(expected)
+
+
+@pytest.mark.parametrize("text", [*_TRICKY, "", "the the the the", "x" * 500 + " " + "ab " * 40])
+def test_term_counts_equal_the_analyzers_terms_counted_cold_and_memoised(text: str) -> None:
+    # the counters behind contribution() must count exactly the in-vocabulary terms the reference analyzer yields
+    for spec in json.loads((scorer.DEFAULT_MODEL_DIR / "model.json").read_text())["vectorizers"]:
+        vectorizer = scorer._Vectorizer(spec)
+        index = {term: number for number, term in enumerate(spec["terms"])}
+        expected = Counter(index[term] for term in _build_analyzer(spec)(text) if term in index)
+        assert vectorizer._count(text) == expected  # cold
+        assert vectorizer._count(text) == expected  # every word now memoised
+
+
+def test_word_gram_memo_is_bounded_in_words_and_word_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scorer, "_MEMO_WORDS", 3)
+    grams = scorer._char_wb_word_grams(1, 3)
+    index = {gram: number for number, gram in enumerate(sorted(set(grams("abcdefgh")) | set(grams("zz"))))}
+    memo = _WordGramMemo(grams, index)
+    for word in ("ab", "bc", "cd", "de", "ef", "zz"):
+        assert memo[word] == tuple(index[gram] for gram in grams(word) if gram in index)
+        assert len(memo) <= 3
+    long_word = "abcdefgh" * 5
+    assert len(long_word) > scorer._MEMO_WORD_CHARS
+    assert memo[long_word] == tuple(index[gram] for gram in grams(long_word) if gram in index)
+    assert long_word not in memo
 
 
 # --- import boundary ---------------------------------------------------------------------------------------------

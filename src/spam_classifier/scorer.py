@@ -90,8 +90,10 @@ def _float_array(encoded: str) -> array:
     return values
 
 
-#: How many distinct words the char_wb memo keeps before it starts over; bounds memory under hostile input.
-_MEMO_WORDS = 50_000
+#: The char_wb memo keeps at most this many words, each at most `_MEMO_WORD_CHARS` long, then starts
+#: over: about 7 MB when full of made-up 32-letter words (measured), however hostile the traffic.
+_MEMO_WORDS = 10_000
+_MEMO_WORD_CHARS = 32
 
 
 def _build_counter(spec: dict[str, Any], index: dict[str, int]) -> Callable[[str], Counter[int]]:
@@ -103,17 +105,7 @@ def _build_counter(spec: dict[str, Any], index: dict[str, int]) -> Callable[[str
     """
     if spec["analyzer"] == "char_wb":
         lowercase = bool(spec["lowercase"])
-        word_grams = _char_wb_word_grams(*spec["ngram_range"])
-        get = index.get
-
-        class _Memo(dict[str, tuple[int, ...]]):
-            def __missing__(self, word: str) -> tuple[int, ...]:
-                if len(self) >= _MEMO_WORDS:
-                    self.clear()
-                ids = self[word] = tuple([i for i in map(get, word_grams(word)) if i is not None])
-                return ids
-
-        lookup = _Memo().__getitem__
+        lookup = _WordGramMemo(_char_wb_word_grams(*spec["ngram_range"]), index).__getitem__
 
         def count_char_wb(text: str) -> Counter[int]:
             return Counter(chain.from_iterable(map(lookup, (text.lower() if lowercase else text).split())))
@@ -127,6 +119,23 @@ def _build_counter(spec: dict[str, Any], index: dict[str, int]) -> Callable[[str
         return counts  # type: ignore[return-value]
 
     return count_words
+
+
+class _WordGramMemo(dict[str, tuple[int, ...]]):
+    """word -> the term indexes of its in-vocabulary n-grams, computed on first sight (bounded)."""
+
+    def __init__(self, word_grams: Callable[[str], list[str]], index: dict[str, int]) -> None:
+        super().__init__()
+        self._word_grams = word_grams
+        self._get = index.get
+
+    def __missing__(self, word: str) -> tuple[int, ...]:
+        ids = tuple([i for i in map(self._get, self._word_grams(word)) if i is not None])
+        if len(word) <= _MEMO_WORD_CHARS:
+            if len(self) >= _MEMO_WORDS:
+                self.clear()
+            self[word] = ids
+        return ids
 
 
 def _char_wb_word_grams(low: int, high: int) -> Callable[[str], list[str]]:
