@@ -124,6 +124,7 @@ def test_preprocess_messages_is_preprocess_over_a_batch() -> None:
         "From: a@b.test\nTo: c@d.test\n\nbody",
         "Subject: hi\nX-Custom-Header: folded\n  continuation line\n\nbody",
         "From spammer@example.net  Mon Jan  1 00:00:00 2024\nFrom: a@b.test\nSubject: s\n\nbody",
+        "From: a@b.test\nX-Nil:\nSubject: s\n\nbody",  # an empty header is still a header
     ],
 )
 def test_looks_like_email_true_for_header_blocks(message: str) -> None:

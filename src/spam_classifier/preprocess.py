@@ -45,7 +45,7 @@ MAX_TEXT_CHARS = 20_000
 #: How much of a message the digit and capital-letter shape tokens look at.
 _SHAPE_CHARS = 2_000
 _HEADER_SCAN_LINES = 60
-_HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}:[ \t]")
+_HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}:(?:[ \t]|$)")  # a header may be empty: "X-Nil:"
 _KNOWN_HEADERS = frozenset(
     {"from", "to", "cc", "subject", "date", "received", "return-path", "message-id", "mime-version"}
     | {"content-type", "delivered-to", "reply-to", "sender", "x-mailer"}
