@@ -15,14 +15,27 @@ from spam_classifier.preprocess import preprocess as full_preprocess
 
 _SHAPE_LINE = re.compile(r"\nzlen\d+ zdig\d+ zupp\d+ zexcl\d+$")
 _MIME_LINE = re.compile(r"\n?zmime_\w+(?: (?:zmime|zcharset)_\w+| zhtmlonly)*$")
+_HINTS_LINE = re.compile(r"\n(?:zsubj|zfrom|zh)_\w+(?: (?:zsubj|zfrom|zh)_\w+)*$")
 
 
-def preprocess(message: str, **options: str) -> str:
-    """The extracted text alone: the shape-token last line is checked here and tested on its own below."""
-    out = full_preprocess(message, **options)
+def _without_hints(out: str) -> str:
+    """`out` without its shape-token last line and, for an email, the hints line before it."""
     match = _SHAPE_LINE.search(out)
     assert match, f"no shape-token line at the end of {out[-80:]!r}"
     out = out[: match.start()]
+    hints = _HINTS_LINE.search(out)  # emails: subject/sender/HTML hints, tested on their own below
+    return out[: hints.start()] if hints else out
+
+
+def _hints(message: str) -> list[str]:
+    out = full_preprocess(message)[: _SHAPE_LINE.search(full_preprocess(message)).start()]  # type: ignore[union-attr]
+    hints = _HINTS_LINE.search(out)
+    return hints.group().split() if hints else []
+
+
+def preprocess(message: str, **options: str) -> str:
+    """The extracted text alone: the shape-token and hints lines are checked here and tested on their own below."""
+    out = _without_hints(full_preprocess(message, **options))
     structure = _MIME_LINE.search(out)  # emails: the MIME-structure line, tested on its own below
     return out[: structure.start()] if structure else out
 
@@ -39,7 +52,43 @@ def preprocess(message: str, **options: str) -> str:
     ],
 )
 def test_preprocess_email_adds_a_mime_structure_line(message: str, structure: str) -> None:
-    assert full_preprocess(message).splitlines()[-2] == structure
+    assert _without_hints(full_preprocess(message)).splitlines()[-1] == structure
+
+
+@pytest.mark.parametrize(
+    ("headers", "hints"),
+    [
+        ("From: Alice <a@b.test>\nSubject: lunch on friday?\n", []),
+        ("From: a@b.test\nSubject: lunch\n", ["zfrom_none"]),
+        ("From: BEST DEALS <a@b.test>\nSubject: FREE CASH $$$ NOW!!\n", ["zsubj_caps", "zsubj_excl", "zsubj_money",
+                                                                       "zfrom_caps"]),
+        ("From: Alice <a@b.test>\nTo: b@c.test\n", ["zsubj_none"]),
+        ("From: Alice <a@b.test>\nSubject: Re: [list] caf\u00e9\n", ["zsubj_nonascii", "zsubj_reply"]),
+    ],
+)
+def test_preprocess_email_hints_the_shape_of_subject_and_sender(headers: str, hints: list[str]) -> None:
+    assert _hints(headers + "\nbody") == hints
+
+
+@pytest.mark.parametrize(
+    ("markup", "hints"),
+    [
+        ('<p>Hi, see <a href="https://www.example.com/x">www.example.com</a> or '
+         '<a href="http://example.com/"><img src="http://cdn.other.test/logo.gif"></a></p>', []),
+        ('<a href="http://10.1.2.3/login">click</a>', ["zh_iplink"]),
+        ('<a href="http://phish.test/login">https://www.paypal.com/</a>', ["zh_linkmismatch"]),
+        ('<div style="display: none">hidden words</div>visible', ["zh_hidden"]),
+        ("V<xq>i</xq>a<zz>g</zz>r<yy>a</yy>", ["zh_badtags"]),
+        ("V<!-- a -->i<!-- b -->a<!-- c -->g<!-- d -->r<!-- e -->a", ["zh_comments"]),
+    ],
+)
+def test_preprocess_email_hints_the_tricks_of_its_html(markup: str, hints: list[str]) -> None:
+    message = f"From: Alice <a@b.test>\nSubject: news\nContent-Type: text/html\n\n{markup}"
+    assert _hints(message) == hints
+
+
+def test_preprocess_text_gets_no_hints() -> None:
+    assert full_preprocess("FREE CASH!! <a href='http://10.1.2.3/'>x</a>").count("\n") == 1
 
 
 @pytest.mark.parametrize(

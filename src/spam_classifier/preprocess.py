@@ -96,17 +96,22 @@ def extract_text(message: str, *, format: MessageFormat = "auto") -> str:
     """
     if message_channel(message, format=format) == "email":
         return _email_text(message)
-    if "&" not in message:  # nothing to unescape, and no html.entities import (a cold-start cost) needed
-        return message
-    import html
-
-    return html.unescape(message)
+    return _text(message)
 
 
 def preprocess(message: str, *, format: MessageFormat = "auto") -> str:
-    """The text the model reads: `extract_text`, normalised, then a last line of message-shape tokens."""
-    text = _normalise(extract_text(message, format=format)[: 2 * MAX_TEXT_CHARS])[:MAX_TEXT_CHARS]
+    """The text the model reads: `extract_text`, normalised, then a last line of message-shape tokens.
+
+    An email also gets a line of hints before it: the shape of its subject and sender name and the
+    tricks of its HTML (see `spam_classifier.email_text`).
+    """
+    hints: list[str] = []
+    is_email = message_channel(message, format=format) == "email"
+    extracted = _email_text(message, hints) if is_email else _text(message)
+    text = _normalise(extracted[: 2 * MAX_TEXT_CHARS])[:MAX_TEXT_CHARS]
     shape = _shape_tokens(text)
+    if hints:
+        shape = " ".join(hints) + "\n" + shape
     return f"{text[: MAX_TEXT_CHARS - len(shape) - 1]}\n{shape}"
 
 
@@ -159,7 +164,15 @@ def _phone_shape(match: re.Match[str]) -> str:
     return f" zphone {match.group()} " if digits >= 7 else match.group()
 
 
-def _email_text(raw: str) -> str:
+def _text(message: str) -> str:
+    if "&" not in message:  # nothing to unescape, and no html.entities import (a cold-start cost) needed
+        return message
+    import html
+
+    return html.unescape(message)
+
+
+def _email_text(raw: str, hints: list[str] | None = None) -> str:
     from .email_text import email_text  # imported on the first email: see that module's docstring
 
-    return email_text(raw)
+    return email_text(raw, hints)
