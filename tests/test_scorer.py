@@ -304,3 +304,27 @@ def test_load_model_and_predict_import_no_heavy_dependencies(tmp_path: Path) -> 
     modules = json.loads(result.stdout)
     assert "spam_classifier.scorer" in modules
     assert [name for name in modules if name.split(".")[0] in _HEAVY] == []
+
+
+_COLD_START_DEFERRED = ("email.parser", "html.parser", "html.entities", "tempfile", "shutil")
+
+_CHILD_TEXT_THEN_EMAIL = """
+import json, sys
+import spam_classifier
+model = spam_classifier.load_model()
+model.predict_proba(["WINNER!! free prize, call 0800 123 4567", "lunch tomorrow?"])
+after_text = sorted(sys.modules)
+model.predict_proba(["From: a@b.test\\nSubject: hi\\nContent-Type: text/html\\n\\n<p>lunch &amp; tea?</p>"])
+print(json.dumps([after_text, sorted(sys.modules)]))
+"""
+
+
+def test_scoring_text_leaves_the_email_and_write_modules_unimported() -> None:
+    # they cost about 20 ms of a Lambda cold start, and an SMS-only function never needs them
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD_TEXT_THEN_EMAIL], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    after_text, after_email = (set(modules) for modules in json.loads(result.stdout))
+    assert after_text.isdisjoint(_COLD_START_DEFERRED)
+    assert {"email.parser", "html.parser", "spam_classifier.email_text"} <= after_email
