@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,16 @@ SPAM_DOCS = [
     "Congratulations, you won a holiday! Call 09061701461 to claim",
     "Cheap loans, no credit check, reply YES for cash today",
 ]
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate a server a test started, and kill it if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def encode_floats(values: list[float]) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import stop_process
+
 __all__ = ["Emulator", "free_port", "run_emulator"]
 
 
@@ -63,9 +65,4 @@ def run_emulator(rie: Path, function_dir: Path, env: dict[str, str], log_path: P
             time.sleep(0.05)
         yield Emulator(f"http://127.0.0.1:{port}", log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

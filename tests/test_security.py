@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import make_test_artifact, tiny_model_spec
+from conftest import make_test_artifact, stop_process, tiny_model_spec
 from spam_classifier import app as app_module
 from spam_classifier.app import configure_logging, create_app
 from spam_classifier.artifact import write_artifact
@@ -210,8 +210,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
 
 
 def _send_until_answered(url: str, head: bytes, chunk: bytes, *, limit: int) -> tuple[bytes, int]:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import HAM_DOCS, SPAM_DOCS, make_test_artifact
+from conftest import HAM_DOCS, SPAM_DOCS, make_test_artifact, stop_process
 from spam_classifier.scorer import load_model
 
 CLI = Path(sys.executable).with_name("spam-classifier")
@@ -78,12 +78,7 @@ def server(artifact_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             pytest.fail(f"spam-classifier serve did not answer within 30 s:\n{log_path.read_text()}")
         time.sleep(0.05)
     yield _Server(process, url, log_path)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_process(process)
 
 
 @pytest.fixture(scope="module")
