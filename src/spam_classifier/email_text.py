@@ -13,6 +13,7 @@ import email.header
 import email.message
 import email.utils
 import re
+from collections import Counter
 from html.parser import HTMLParser
 
 __all__ = ["email_text"]
@@ -54,7 +55,7 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
         content_type = part.get_content_type()
         if content_type == "text/plain" or (content_type == "text/html" and not filename):
             body = _decode_payload(part)
-            sections.append(_html_text(body, parser) if content_type == "text/html" else body)
+            sections.append(parser.text_of(body) if content_type == "text/html" else body)
     if len(sections) == 2 and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
         sections.append(msg.get_payload())  # a multipart without a usable boundary: its raw body, not nothing
     if "zmime_text_html" in structure and "zmime_text_plain" not in structure:
@@ -133,16 +134,22 @@ class _HTMLText(HTMLParser):
         self.chunks: list[str] = []
         self._hidden = 0
         self._anchor: tuple[str, list[str]] | None = None  # the open link's host and its shown text
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
 
-    def _count(self, name: str) -> None:
-        self.counts[name] = self.counts.get(name, 0) + 1
+    def text_of(self, markup: str) -> str:
+        """The visible text and link targets of one HTML part; the trick counts carry on across parts."""
+        start = len(self.chunks)
+        self.feed(markup)
+        self.close()
+        self.reset()
+        self._hidden, self._anchor = 0, None
+        return " ".join(self.chunks[start:])
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._hidden += 1
         if tag not in _KNOWN_TAGS:
-            self._count("badtag")
+            self.counts["badtag"] += 1
         for name, value in attrs:
             if not value:
                 continue
@@ -152,13 +159,13 @@ class _HTMLText(HTMLParser):
                 host = _link_host(value)
                 if host:
                     if _IP_HOST.match(host):
-                        self._count("iplink")
+                        self.counts["iplink"] += 1
                     if tag == "a":
                         self._anchor = (host, [])
             elif name == "style":
                 style = value.lower().replace(" ", "")
                 if "display:none" in style or "visibility:hidden" in style or "font-size:0" in style:
-                    self._count("hidden")
+                    self.counts["hidden"] += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style") and self._hidden:
@@ -167,11 +174,11 @@ class _HTMLText(HTMLParser):
             host, text = self._anchor
             shown = _SHOWN_HOST.search(" ".join(text))
             if shown and not _same_site(shown.group(1).lower(), host):
-                self._count("linkmismatch")
+                self.counts["linkmismatch"] += 1
             self._anchor = None
 
     def handle_comment(self, data: str) -> None:
-        self._count("comment")
+        self.counts["comment"] += 1
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:
@@ -186,10 +193,10 @@ class _HTMLText(HTMLParser):
         Plain counts of links, images, tables or fonts were tried too and cost recall at a low ham
         false-positive rate: legitimate HTML newsletters have just as many.
         """
-        found = [f"zh_{name}" for name in ("iplink", "linkmismatch", "hidden") if self.counts.get(name)]
-        if self.counts.get("badtag", 0) >= 3:
+        found = [f"zh_{name}" for name in ("iplink", "linkmismatch", "hidden") if self.counts[name]]
+        if self.counts["badtag"] >= 3:
             found.append("zh_badtags")
-        if self.counts.get("comment", 0) >= 5:
+        if self.counts["comment"] >= 5:
             found.append("zh_comments")
         return found
 
@@ -226,13 +233,3 @@ def _subject_hints(subject: str, sender: str) -> list[str]:
     elif sender.upper() == sender and any(char.isalpha() for char in sender):
         found.append("zfrom_caps")
     return found
-
-
-def _html_text(markup: str, parser: _HTMLText | None = None) -> str:
-    parser = parser or _HTMLText()
-    start = len(parser.chunks)
-    parser.feed(markup)
-    parser.close()
-    parser.reset()  # the next HTML part starts afresh; the counts carry on
-    parser._hidden, parser._anchor = 0, None
-    return " ".join(parser.chunks[start:])
