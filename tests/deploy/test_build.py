@@ -39,8 +39,6 @@ MAX_UNZIPPED_BYTES = 15_000_000
 #: Names that must not be in the package: the training stack, the local server, what the Lambda runtime provides.
 FORBIDDEN = {"sklearn", "scikit_learn", "numpy", "scipy", "joblib", "matplotlib", "uvicorn", "click", "boto3",
              "botocore", "s3transfer", "awslambdaric", "tests", "test"}  # fmt: skip
-#: A loose guard against a heavy import sneaking in (scikit-learn alone is ~800 ms); bench/ measures properly.
-INIT_GUARD_MS = 3000
 _SETTINGS_VARIABLES = ("MODEL_URI", "MODEL_RELOAD_SECONDS", "MAX_BODY_BYTES", "MAX_MESSAGE_BYTES", "MAX_BATCH",
                        "CORS_ORIGINS", "API_KEY", "LOG_LEVEL", "PYTHONPYCACHEPREFIX")  # fmt: skip
 
@@ -239,8 +237,7 @@ def test_built_function_serves_predictions_from_the_s3_model(
     assert re.search(r'\\"event\\": \\"model_loaded\\".*\\"version\\": \\"v1\\"', log) or (
         '"event": "model_loaded"' in log and '"version": "v1"' in log
     ), log
-    record_property("init_ms", float(reports[0]))
-    assert float(reports[0]) < INIT_GUARD_MS, log
+    record_property("init_ms", float(reports[0]))  # measured, not asserted: bench/deploy_size_coldstart.py
 
 
 @pytest.mark.s3
