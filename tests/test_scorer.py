@@ -271,7 +271,7 @@ def test_word_gram_memo_is_bounded_in_words_and_word_length(monkeypatch: pytest.
     monkeypatch.setattr(scorer, "_MEMO_WORDS", 3)
     grams = scorer._char_wb_word_grams(1, 3)
     index = {gram: number for number, gram in enumerate(sorted(set(grams("abcdefgh")) | set(grams("zz"))))}
-    memo = _WordGramMemo(grams, index)
+    memo = _WordGramMemo(1, 3, index)
     for word in ("ab", "bc", "cd", "de", "ef", "zz"):
         assert memo[word] == tuple(index[gram] for gram in grams(word) if gram in index)
         assert len(memo) <= 3

@@ -105,7 +105,7 @@ def _build_counter(spec: dict[str, Any], index: dict[str, int]) -> Callable[[str
     """
     if spec["analyzer"] == "char_wb":
         lowercase = bool(spec["lowercase"])
-        lookup = _WordGramMemo(_char_wb_word_grams(*spec["ngram_range"]), index).__getitem__
+        lookup = _WordGramMemo(*spec["ngram_range"], index).__getitem__
 
         def count_char_wb(text: str) -> Counter[int]:
             return Counter(chain.from_iterable(map(lookup, (text.lower() if lowercase else text).split())))
@@ -122,40 +122,47 @@ def _build_counter(spec: dict[str, Any], index: dict[str, int]) -> Callable[[str
 
 
 class _WordGramMemo(dict[str, tuple[int, ...]]):
-    """word -> the term indexes of its in-vocabulary n-grams, computed on first sight (bounded)."""
+    """word -> the term indexes of its in-vocabulary char_wb n-grams, computed on first sight (bounded)."""
 
-    def __init__(self, word_grams: Callable[[str], list[str]], index: dict[str, int]) -> None:
+    def __init__(self, low: int, high: int, index: dict[str, int]) -> None:
         super().__init__()
-        self._word_grams = word_grams
+        self._low, self._high = low, high
         self._get = index.get
+        self._spans: dict[int, list[slice]] = {}  # padded word length -> its n-gram slices, for memoised lengths
 
     def __missing__(self, word: str) -> tuple[int, ...]:
-        ids = tuple([i for i in map(self._get, self._word_grams(word)) if i is not None])
+        padded = f" {word} "
+        spans = self._spans.get(len(padded)) or _char_wb_spans(self._low, self._high, len(padded))
+        ids = tuple([i for i in map(self._get, map(padded.__getitem__, spans)) if i is not None])
         if len(word) <= _MEMO_WORD_CHARS:
+            self._spans[len(padded)] = spans
             if len(self) >= _MEMO_WORDS:
                 self.clear()
             self[word] = ids
         return ids
 
 
-def _char_wb_word_grams(low: int, high: int) -> Callable[[str], list[str]]:
-    """One word's char_wb n-grams, as scikit-learn's _char_wb_ngrams yields them for that word.
+def _char_wb_spans(low: int, high: int, length: int) -> list[slice]:
+    """The slices of a padded word of `length` characters that scikit-learn's _char_wb_ngrams yields.
 
-    The word is padded with a space on each side; n-grams no longer than the padded word are every
-    slice of that length, and once n reaches the padded length the whole word counts once and longer
-    n-grams are skipped.
+    n-grams shorter than the padded word are every slice of that length; once n reaches the padded
+    length the whole word counts once and longer n-grams are skipped.
     """
+    spans: list[slice] = []
+    for n in range(low, high + 1):
+        if n >= length:
+            spans.append(slice(0, length))
+            break
+        spans += [slice(start, start + n) for start in range(length - n + 1)]
+    return spans
+
+
+def _char_wb_word_grams(low: int, high: int) -> Callable[[str], list[str]]:
+    """One word's char_wb n-grams, as scikit-learn's _char_wb_ngrams yields them for that word."""
 
     def word_grams(word: str) -> list[str]:
-        word = f" {word} "
-        length = len(word)
-        grams: list[str] = []
-        for n in range(low, high + 1):
-            if n >= length:
-                grams.append(word)
-                break
-            grams += [word[start : start + n] for start in range(length - n + 1)]
-        return grams
+        padded = f" {word} "
+        return list(map(padded.__getitem__, _char_wb_spans(low, high, len(padded))))
 
     return word_grams
 
