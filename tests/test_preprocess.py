@@ -64,6 +64,10 @@ def test_preprocess_email_adds_a_mime_structure_line(message: str, structure: st
                                                                        "zfrom_caps"]),
         ("From: Alice <a@b.test>\nTo: b@c.test\n", ["zsubj_none"]),
         ("From: Alice <a@b.test>\nSubject: Re: [list] caf\u00e9\n", ["zsubj_nonascii", "zsubj_reply"]),
+        ("From: Alice <a@b.test>\nSubject: Lower your rates now          28534\n", ["zsubj_gap"]),
+        ("From: Alice <a@b.test>\nSubject: Weekly Stock Report vjf\n", ["zsubj_junk"]),
+        ("From: Alice <a@b.test>\nSubject: Re: [ILUG] tcpd\n", ["zsubj_reply"]),
+        ("From: Alice <a@b.test>\nSubject: =?gb2312?q?MBA?=\n", ["zsubj_charset_gb2312"]),
     ],
 )
 def test_preprocess_email_hints_the_shape_of_subject_and_sender(headers: str, hints: list[str]) -> None:
@@ -235,6 +239,24 @@ def test_preprocess_email_extracts_subject_sender_bodies_and_attachment_names() 
         "\n Click    zurl claim-now.example.com http://claim-now.example.com/go?id=5   here  today"
         "\ninvoice.pdf"
     )
+
+
+def test_preprocess_email_reads_html_and_text_files_attached_as_octet_stream() -> None:
+    html = base64.b64encode(b"<p>Premium <b>gifts</b> for you</p>").decode()
+    message = (
+        'From: a@b.test\nSubject: promo\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="B"\n\n'
+        "--B\nContent-Type: text/plain\n\nsee attached\n"
+        '--B\nContent-Type: application/octet-stream; name="Brand New.htm"\n'
+        "Content-Transfer-Encoding: base64\n\n" + html + "\n"
+        '--B\nContent-Type: application/octet-stream; name="photo.jpg"\n\nnot read\n--B--\n'
+    )
+    out = preprocess(message)
+    assert "Premium  gifts  for you" in out and "not read" not in out and "photo.jpg" in out
+
+
+def test_preprocess_email_reads_a_body_whose_content_type_forgot_the_semicolon() -> None:
+    message = "From: a@b.test\nSubject: offer\nContent-Type: text/plain charset=us-ascii\n\nRomanian software export"
+    assert "Romanian software export" in preprocess(message)
 
 
 def test_preprocess_email_drops_routing_headers_and_scripts() -> None:

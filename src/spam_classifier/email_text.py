@@ -19,6 +19,8 @@ from html.parser import HTMLParser
 __all__ = ["email_text"]
 
 _MAX_MIME_PARTS = 64
+#: How much of an attached text or HTML file is read: its opening is where the pitch is.
+_MAX_ATTACHED_CHARS = 100_000
 
 
 def email_text(raw: str, hints: list[str] | None = None) -> str:
@@ -52,10 +54,13 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
         filename = part.get_filename()
         if filename:
             sections.append(_decode_header(filename))
-        content_type = part.get_content_type()
+        content_type = _content_type(part)
         if content_type == "text/plain" or (content_type == "text/html" and not filename):
             body = _decode_payload(part)
             sections.append(parser.text_of(body) if content_type == "text/html" else body)
+        elif filename and _is_attached_text(content_type, filename.lower()):
+            body = _decode_payload(part)[:_MAX_ATTACHED_CHARS]
+            sections.append(parser.text_of(body) if filename.lower().endswith(_HTML_FILES) else body)
     if len(sections) == 2 and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
         sections.append(msg.get_payload())  # a multipart without a usable boundary: its raw body, not nothing
     if "zmime_text_html" in structure and "zmime_text_plain" not in structure:
@@ -63,6 +68,7 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
     sections.append(" ".join(structure))
     if hints is not None:
         hints += _subject_hints(subject, sender)
+        hints += ["zsubj_charset_" + _token(charset) for charset in _header_charsets(msg.get("Subject"))]
         hints += parser.hints()
     return "\n".join(section for section in sections if section)
 
@@ -84,6 +90,32 @@ def _decode_header(value: object) -> str:
     )
 
 
+_HTML_FILES = (".htm", ".html")
+
+
+def _content_type(part: email.message.Message) -> str:
+    """The part's content type, also when its header forgot the ";" ("text/plain charset=us-ascii")."""
+    return part.get_content_type().split(None, 1)[0].rstrip(";")
+
+
+def _is_attached_text(content_type: str, filename: str) -> bool:
+    """Whether a named part is an HTML or text file worth reading: spam attaches its pitch as
+    "Brand New Premium.htm", often as application/octet-stream so that filters skip it."""
+    if filename.endswith(_HTML_FILES):
+        return content_type in ("text/html", "application/octet-stream")
+    return filename.endswith(".txt") and content_type == "application/octet-stream"
+
+
+def _header_charsets(value: object) -> list[str]:
+    """The charsets of a header's RFC 2047 encoded words (``=?gb2312?q?...?=``), each once."""
+    if value is None or "=?" not in str(value):
+        return []
+    try:
+        return sorted({charset for _, charset in email.header.decode_header(str(value)) if charset})
+    except Exception:  # noqa: BLE001
+        return []
+
+
 def _decode_payload(part: email.message.Message) -> str:
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
@@ -101,6 +133,12 @@ def _known_charset(charset: str | None) -> str:
 
 
 _REPLY_SUBJECT = re.compile(r"(?i)\s*(?:\[[^\]]*\]\s*)?(?:re|aw|fwd?)\s*:")  # "Re:", "[list] Fwd:"
+#: Filler before a tracking tag ("Cheap meds now!          28534"); folded header lines start with a newline.
+_SUBJECT_GAP = re.compile(r"\S[ \t]{3,}\S")
+#: A subject's last word and the one before it ("Weekly Stock Report vjf").
+_SUBJECT_TAIL = re.compile(r"(\S+)[ \t]+([a-z]{3,})\s*$")
+_VOWEL = re.compile(r"[aeiou]")
+_CAPITAL_OR_STOP = re.compile(r"[A-Z]|[.!?)]$")
 _IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _SHOWN_HOST = re.compile(r"(?i)(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})")
 #: Tags real mail uses; spam sprinkles made-up ones (``<xbq>``) to break up words for filters.
@@ -213,6 +251,8 @@ def _subject_hints(subject: str, sender: str) -> list[str]:
     Spam shouts its pitch in the subject ("FREE", "$$$", "!!!") and often has no sender name or
     an all-capitals one; the words themselves are already in the text, but not where they stood.
     (Subject words marked as such, ``zs_<word>``, were tried too: no better, and a bigger vocabulary.)
+    Spam also pads the subject with spaces before a number, or ends it with a random tag
+    ("... 28534", "... vjf") to defeat checksum filters; real subjects almost never do either.
     """
     found = []
     letters = [char for char in subject if char.isalpha()]
@@ -228,8 +268,24 @@ def _subject_hints(subject: str, sender: str) -> list[str]:
         found.append("zsubj_nonascii")
     if _REPLY_SUBJECT.match(subject):
         found.append("zsubj_reply")
+    if _SUBJECT_GAP.search(subject):
+        found.append("zsubj_gap")
+    if _random_tail(subject):
+        found.append("zsubj_junk")
     if not sender.strip():
         found.append("zfrom_none")
     elif sender.upper() == sender and any(char.isalpha() for char in sender):
         found.append("zfrom_caps")
     return found
+
+
+def _random_tail(subject: str) -> bool:
+    """Whether the subject ends in a made-up lowercase word: after a lone "." or "|", or a vowelless one
+    after a capitalised word or a full stop ("Save Money! Refinance Now!!! szfdk"; not "[ILUG] tcpd")."""
+    tail = _SUBJECT_TAIL.search(subject)
+    if not tail:
+        return False
+    before, last = tail.groups()
+    if before in (".", "|"):
+        return True
+    return not _VOWEL.search(last) and bool(_CAPITAL_OR_STOP.search(before)) and not before.startswith("[")
