@@ -21,6 +21,7 @@ __all__ = ["email_text"]
 _MAX_MIME_PARTS = 64
 #: How much of an attached text or HTML file is read: its opening is where the pitch is.
 _MAX_ATTACHED_CHARS = 100_000
+_HTML_FILES = (".htm", ".html")
 
 
 def email_text(raw: str, hints: list[str] | None = None) -> str:
@@ -88,9 +89,6 @@ def _decode_header(value: object) -> str:
         piece if isinstance(piece, str) else piece.decode(_known_charset(charset), errors="replace")
         for piece, charset in pieces
     )
-
-
-_HTML_FILES = (".htm", ".html")
 
 
 def _content_type(part: email.message.Message) -> str:
