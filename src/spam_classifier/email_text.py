@@ -133,8 +133,10 @@ def _known_charset(charset: str | None) -> str:
 _REPLY_SUBJECT = re.compile(r"(?i)\s*(?:\[[^\]]*\]\s*)?(?:re|aw|fwd?)\s*:")  # "Re:", "[list] Fwd:"
 #: Filler before a tracking tag ("Cheap meds now!          28534"); folded header lines start with a newline.
 _SUBJECT_GAP = re.compile(r"\S[ \t]{3,}\S")
-#: A subject's last word and the one before it ("Weekly Stock Report vjf").
-_SUBJECT_TAIL = re.compile(r"(\S+)[ \t]+([a-z]{3,})\s*$")
+#: A subject's last word, lowercase letters after spaces or tabs ("Weekly Stock Report vjf"). The
+#: look-behind starts a match only at the first blank of a run, which keeps the search linear in a
+#: hostile 250 KB subject; "(\S+)[ \t]+" in front of it made that search quadratic.
+_SUBJECT_TAIL = re.compile(r"(?<![ \t])[ \t]+([a-z]{3,})$")
 _VOWEL = re.compile(r"[aeiou]")
 _CAPITAL_OR_STOP = re.compile(r"[A-Z]|[.!?)]$")
 _IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
@@ -280,10 +282,11 @@ def _subject_hints(subject: str, sender: str) -> list[str]:
 def _random_tail(subject: str) -> bool:
     """Whether the subject ends in a made-up lowercase word: after a lone "." or "|", or a vowelless one
     after a capitalised word or a full stop ("Save Money! Refinance Now!!! szfdk"; not "[ILUG] tcpd")."""
+    subject = subject.rstrip()
     tail = _SUBJECT_TAIL.search(subject)
-    if not tail:
+    if not tail or not subject[: tail.start()] or subject[tail.start() - 1].isspace():
         return False
-    before, last = tail.groups()
+    before, last = subject[: tail.start()].rsplit(None, 1)[-1], tail.group(1)
     if before in (".", "|"):
         return True
     return not _VOWEL.search(last) and bool(_CAPITAL_OR_STOP.search(before)) and not before.startswith("[")
