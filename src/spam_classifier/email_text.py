@@ -55,13 +55,14 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
         filename = part.get_filename()
         if filename:
             sections.append(_decode_header(filename))
-        content_type = _content_type(part)
-        if content_type == "text/plain" or (content_type == "text/html" and not filename):
+        content_type, name = _content_type(part), (filename or "").lower()
+        attached = bool(name) and _is_attached_text(content_type, name)
+        if attached or content_type == "text/plain" or (content_type == "text/html" and not name):
             body = _decode_payload(part)
-            sections.append(parser.text_of(body) if content_type == "text/html" else body)
-        elif filename and _is_attached_text(content_type, filename.lower()):
-            body = _decode_payload(part)[:_MAX_ATTACHED_CHARS]
-            sections.append(parser.text_of(body) if filename.lower().endswith(_HTML_FILES) else body)
+            if attached:
+                body = body[:_MAX_ATTACHED_CHARS]
+            is_html = name.endswith(_HTML_FILES) if attached else content_type == "text/html"
+            sections.append(parser.text_of(body) if is_html else body)
     if len(sections) == 2 and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
         sections.append(msg.get_payload())  # a multipart without a usable boundary: its raw body, not nothing
     if "zmime_text_html" in structure and "zmime_text_plain" not in structure:
@@ -133,10 +134,10 @@ def _known_charset(charset: str | None) -> str:
 _REPLY_SUBJECT = re.compile(r"(?i)\s*(?:\[[^\]]*\]\s*)?(?:re|aw|fwd?)\s*:")  # "Re:", "[list] Fwd:"
 #: Filler before a tracking tag ("Cheap meds now!          28534"); folded header lines start with a newline.
 _SUBJECT_GAP = re.compile(r"\S[ \t]{3,}\S")
-#: A subject's last word, lowercase letters after spaces or tabs ("Weekly Stock Report vjf"). The
-#: look-behind starts a match only at the first blank of a run, which keeps the search linear in a
-#: hostile 250 KB subject; "(\S+)[ \t]+" in front of it made that search quadratic.
-_SUBJECT_TAIL = re.compile(r"(?<![ \t])[ \t]+([a-z]{3,})$")
+#: A subject's last word, lowercase letters after spaces or tabs that follow a word ("Weekly Stock
+#: Report vjf"). The look-behind starts a match only at the first blank of a run, which keeps the
+#: search linear in a hostile 250 KB subject; "(\S+)[ \t]+" in front of it made that search quadratic.
+_SUBJECT_TAIL = re.compile(r"(?<=\S)[ \t]+([a-z]{3,})$")
 _VOWEL = re.compile(r"[aeiou]")
 _CAPITAL_OR_STOP = re.compile(r"[A-Z]|[.!?)]$")
 _IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
@@ -282,11 +283,10 @@ def _subject_hints(subject: str, sender: str) -> list[str]:
 def _random_tail(subject: str) -> bool:
     """Whether the subject ends in a made-up lowercase word: after a lone "." or "|", or a vowelless one
     after a capitalised word or a full stop ("Save Money! Refinance Now!!! szfdk"; not "[ILUG] tcpd")."""
-    subject = subject.rstrip()
-    tail = _SUBJECT_TAIL.search(subject)
-    if not tail or not subject[: tail.start()] or subject[tail.start() - 1].isspace():
+    tail = _SUBJECT_TAIL.search(subject.rstrip())
+    if not tail:
         return False
-    before, last = subject[: tail.start()].rsplit(None, 1)[-1], tail.group(1)
+    before, last = tail.string[: tail.start()].rsplit(None, 1)[-1], tail.group(1)
     if before in (".", "|"):
         return True
     return not _VOWEL.search(last) and bool(_CAPITAL_OR_STOP.search(before)) and not before.startswith("[")
