@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import struct
 import subprocess
 from collections.abc import Callable
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SMS_PATH = SHARED / "data" / "sms-spam-collection" / "SMSSpamCollection"
+# Catalog corpora (`--data NAME`) fill the data directory from this mirror, as `make` does.
+os.environ.setdefault("SPAM_CLASSIFIER_MIRROR", str(SHARED / "data"))
 
 HAM_DOCS = [
     "Are we still on for lunch tomorrow at noon?",

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import HAM_DOCS, SPAM_DOCS
-from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, preprocess_messages
+from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, message_channel, preprocess_messages
 from spam_classifier.preprocess import preprocess as full_preprocess
 
 _SHAPE_LINE = re.compile(r"\nzlen\d+ zdig\d+ zupp\d+ zexcl\d+$")
@@ -187,17 +187,38 @@ def test_looks_like_email_true_for_header_blocks(message: str) -> None:
 @pytest.mark.parametrize(
     "message",
     [
+        "Subject: Your account is suspended\n\nDear customer, verify your details at http://x.test/login",
+        "subject: your account is suspended\n\ndear customer, verify your details at http://x.test/login",
+        "SUBJECT: MEETING MOVED\nThe review is now on Thursday at 10 in room 4.",
+        "Subject: hi\nsee you later",
+        "from: alice@example.org\n\nhere are the minutes of today's call",
+    ],
+)
+def test_looks_like_email_true_for_a_subject_or_one_header_and_a_body(message: str) -> None:
+    """Issue #10: an email given as only `Subject:` and a body (any case) is an email, not an SMS."""
+    assert looks_like_email(message) is True
+    assert message_channel(message) == "email"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
         "",
         "From here on I will text you first",
         "From here\nSubject: x\n\nhi",
         "Subject: x",
-        "Subject: hi\nsee you later",
+        "Subject: x\n\n",
         "Foo: 1\nBar: 2\n\nno known header",
+        "Re: lunch?\nok see you there",
+        "Note: call me\n\nwhen you are free",
+        "URGENT: your prize is waiting\nCall 09061701461 now",
         *SPAM_DOCS,
+        *HAM_DOCS,
     ],
 )
 def test_looks_like_email_false_for_sms(message: str) -> None:
     assert looks_like_email(message) is False
+    assert message_channel(message) == "text"
 
 
 # --- RFC 822 extraction ------------------------------------------------------------------------------------------

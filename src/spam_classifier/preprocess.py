@@ -45,6 +45,7 @@ MAX_TEXT_CHARS = 20_000
 #: How much of a message the digit and capital-letter shape tokens look at.
 _SHAPE_CHARS = 2_000
 _HEADER_SCAN_LINES = 60
+_HEADER_SCAN_CHARS = 16_384  # enough for 60 header lines; a 1 MB message is not split whole to find them
 _HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}:(?:[ \t]|$)")  # a header may be empty: "X-Nil:"
 _KNOWN_HEADERS = frozenset(
     {"from", "to", "cc", "subject", "date", "received", "return-path", "message-id", "mime-version"}
@@ -62,18 +63,27 @@ _PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
 def looks_like_email(message: str) -> bool:
-    """Whether `message` starts like an RFC 822 email (a header block, or an mbox `From ` line)."""
-    lines = message.splitlines()[:_HEADER_SCAN_LINES]
-    if lines and lines[0].startswith("From "):  # an mbox envelope line; the headers follow it
+    """Whether `message` reads as an email rather than a short text.
+
+    A header block says so (two headers, one of them a usual one, or an mbox `From ` line before
+    them); so does a lone `Subject:` line with a body after it, or one usual header, a blank line and
+    a body: the shapes people give an API when they paste "Subject: ..." and the mail's text. Header
+    names are matched in any case, so lower-cased or re-typed mail is still mail.
+    """
+    lines = message[:_HEADER_SCAN_CHARS].splitlines()[:_HEADER_SCAN_LINES]
+    envelope = bool(lines) and lines[0].startswith("From ")  # an mbox envelope line; the headers follow it
+    if envelope:
         lines = lines[1:]
     headers = known = 0
-    for line in lines:
+    for number, line in enumerate(lines):
         if not line.strip():
-            break
+            has_body = not envelope and any(rest.strip() for rest in lines[number + 1 :])
+            return (headers >= 2 and known >= 1) or (known >= 1 and has_body)
         if line[0] in " \t":  # a folded continuation of the previous header
             continue
         if not _HEADER_LINE.match(line):
-            return False
+            # Text right after a first `Subject:` line: a subject and a body, without the blank line.
+            return not envelope and number == 1 and headers == 1 and lines[0].split(":", 1)[0].lower() == "subject"
         headers += 1
         known += line.split(":", 1)[0].lower() in _KNOWN_HEADERS
     return headers >= 2 and known >= 1

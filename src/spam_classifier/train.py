@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -30,8 +29,6 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from .artifact import Artifact
-from .corpora import Corpus
 from .preprocess import CHANNELS, message_channel, preprocess_messages
 
 __all__ = [
@@ -45,9 +42,9 @@ __all__ = [
     "TrainedModel",
     "build_pipeline",
     "choose_threshold",
+    "feature_texts",
     "fit_pipeline",
     "fit_steps",
-    "train_model",
 ]
 
 ModelKind = Literal["default", "seed"]
@@ -158,8 +155,16 @@ def fit_pipeline(
     random_state: int = 0,
     n_jobs: int | None = None,
     progress: Progress | None = None,
+    texts: Sequence[str] | None = None,
+    sample_weight: Sequence[float] | None = None,
 ) -> TrainedModel:
-    """Choose hyper-parameters and threshold by CV on this data only, then fit on all of it."""
+    """Choose hyper-parameters and threshold by CV on this data only, then fit on all of it.
+
+    `texts` are the messages as the model reads them (`feature_texts`), when the caller already has
+    them: evaluation fits many models on overlapping data and preprocesses each message only once.
+    `sample_weight` weighs messages in the classifier's loss (e.g. so a large ham-only corpus does
+    not drown the others); thresholds are always set on unweighted out-of-fold ham.
+    """
     say = progress or (lambda _: None)
     X = np.asarray(messages, dtype=object)
     y = np.asarray(labels, dtype=object)
@@ -167,12 +172,16 @@ def fit_pipeline(
         raise ValueError("labels must contain both 'ham' and 'spam' (and nothing else)")
     if folds < 2:
         raise ValueError(f"folds must be at least 2, not {folds}")
+    T = np.asarray(feature_texts(X, kind=kind) if texts is None else texts, dtype=object)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if len(T) != len(y) or (w is not None and len(w) != len(y)):
+        raise ValueError("messages, labels, texts and sample_weight must have the same length")
     grid = C_GRID if kind == "default" else (None,)
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(X, y))
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(T, y))
     # The final model's features do not depend on the grid, so they are fitted alongside the folds.
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        [delayed(_fold_scores)(kind, grid, X, y, train, test) for train, test in splits]
-        + [delayed(_fit_features)(kind, X)]
+        [delayed(_fold_scores)(kind, grid, T, y, w, train, test) for train, test in splits]
+        + [delayed(_fit_features)(kind, T)]
     )
     oof = {c: np.empty(len(y)) for c in grid}
     for number, (_, test) in enumerate(splits, start=1):
@@ -180,7 +189,7 @@ def fit_pipeline(
         for c in grid:
             oof[c][test] = scores[c]
         say(f"cross-validated fold {number}/{folds}")
-    head, features = next(results)
+    features, matrix = next(results)
     is_ham = y == "ham"
     channels = np.asarray([message_channel(message) for message in X], dtype=object)
     selection = []
@@ -193,12 +202,18 @@ def fit_pipeline(
     best = selection[best_index]
     thresholds = {channel: best[f"threshold_{channel}"] for channel in CHANNELS}
     params = {"C": best["C"]} if kind == "default" else {}
-    classifier = build_pipeline(kind, **params).steps[-1][1]
-    pipeline = SpamPipeline([*head.steps, ("classifier", classifier.fit(features, y))], thresholds=thresholds)
+    classifier = _fit_classifier(kind, grid[best_index], matrix, y, w)
+    head = build_pipeline(kind).steps[:-2]  # the preprocessing step, which has nothing to fit
+    pipeline = SpamPipeline([*head, ("features", features), ("classifier", classifier)], thresholds=thresholds)
     say(f"fitted the final model on {len(y)} messages")
     main_channel = "email" if np.mean(channels == "email") > 0.5 else "text"
     return TrainedModel(pipeline, kind, thresholds[main_channel], target_ham_fpr, params, selection,
                         oof[grid[best_index]].tolist(), thresholds)
+
+
+def feature_texts(messages: Sequence[str], *, kind: ModelKind = "default") -> list[str]:
+    """What a `kind` pipeline's feature step reads: the preprocessed messages (the seed reads them raw)."""
+    return list(messages) if kind == "seed" else preprocess_messages(messages)
 
 
 def _channel_thresholds(scores: np.ndarray, is_ham: np.ndarray, channels: np.ndarray,
@@ -213,61 +228,34 @@ def _channel_thresholds(scores: np.ndarray, is_ham: np.ndarray, channels: np.nda
     return thresholds
 
 
-def train_model(
-    corpus: Corpus,
-    out: str | Path,
-    *,
-    kind: ModelKind = "default",
-    target_ham_fpr: float = 0.001,
-    folds: int = 5,
-    random_state: int = 0,
-    include_pipeline: bool = True,
-    n_jobs: int | None = None,
-    progress: Progress | None = None,
-) -> Artifact:
-    """Fit on `corpus` and write the artifact to `out`, with a manifest that says how it was made."""
-    from .compiler import save_model
-    from .evaluate import metrics
-
-    trained = fit_pipeline(corpus.messages, corpus.labels, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
-                           random_state=random_state, n_jobs=n_jobs, progress=progress)
-    flagged = ["spam" if p >= trained.thresholds[message_channel(m)] else "ham"
-               for p, m in zip(trained.oof_probability, corpus.messages, strict=True)]
-    manifest = {
-        "model_kind": kind,
-        "training_data": corpus.summary(),
-        "training": {"target_ham_fpr": target_ham_fpr, "folds": folds, "random_state": random_state,
-                     "params": trained.params, "selection": trained.selection, "thresholds": trained.thresholds},
-        "metrics": {"protocol": f"out-of-fold ({folds}-fold CV) on the training data",
-                    **metrics(corpus.labels, trained.oof_probability, flagged)},
-    }
-    return save_model(trained.pipeline, out, kind=kind, manifest=manifest, include_pipeline=include_pipeline)
-
-
-def _fit_features(kind: ModelKind, X: np.ndarray) -> tuple[Pipeline, Any]:
-    """The fitted feature steps of a `kind` pipeline and the features of `X`."""
-    head = Pipeline(build_pipeline(kind).steps[:-1])
-    features = head.fit_transform(X)
-    for estimator in _leaves(head):
+def _fit_features(kind: ModelKind, texts: np.ndarray) -> tuple[Any, Any]:
+    """The fitted feature step of a `kind` pipeline and the features of `texts`."""
+    features = build_pipeline(kind).named_steps["features"]
+    matrix = features.fit_transform(texts)
+    for estimator in _leaves(features):
         if isinstance(estimator, TfidfVectorizer):
             # The terms cut by min_df/max_features: only needed for introspection, and they would
             # make model.joblib several times larger.
             estimator.stop_words_ = None
-    return head, features
+    return features, matrix
 
 
-def _fold_scores(kind: ModelKind, grid: Sequence[float | None], X: np.ndarray, y: np.ndarray,
-                 train: np.ndarray, test: np.ndarray) -> dict[float | None, np.ndarray]:
+def _fit_classifier(kind: ModelKind, c: float | None, matrix: Any, y: np.ndarray, w: np.ndarray | None) -> Any:
+    classifier = clone(build_pipeline(kind).steps[-1][1])
+    if c is not None:
+        classifier.set_params(C=c)
+    return classifier.fit(matrix, y, sample_weight=w)
+
+
+def _fold_scores(kind: ModelKind, grid: Sequence[float | None], texts: np.ndarray, y: np.ndarray,
+                 w: np.ndarray | None, train: np.ndarray, test: np.ndarray) -> dict[float | None, np.ndarray]:
     """Spam probabilities on one held-out fold for every grid setting, sharing one feature fit."""
-    head, features_train = _fit_features(kind, X[train])
-    features_test = head.transform(X[test])
+    features, matrix = _fit_features(kind, texts[train])
+    test_matrix = features.transform(texts[test])
     scores = {}
     for c in grid:
-        classifier = clone(build_pipeline(kind).steps[-1][1])
-        if c is not None:
-            classifier.set_params(C=c)
-        classifier.fit(features_train, y[train])
-        scores[c] = classifier.predict_proba(features_test)[:, list(classifier.classes_).index("spam")]
+        classifier = _fit_classifier(kind, c, matrix, y[train], None if w is None else w[train])
+        scores[c] = classifier.predict_proba(test_matrix)[:, list(classifier.classes_).index("spam")]
     return scores
 
 

