@@ -371,8 +371,13 @@ def import_(path: str, vectorizer_path: str | None, out: str, trust: bool, spam_
             raise ConfigurationError(f"{', '.join(untrusted)} was not written by spam-classifier; pass --trust "
                                      "to load it anyway")
     corpus = _load_corpus(sources, "text", "label") if sources else None
-    imported = import_model(path, out, vectorizer_path=vectorizer_path, trust=trust, spam_label=spam_label,
-                            corpus=corpus)
+    from .compiler import CompileError
+
+    try:
+        imported = import_model(path, out, vectorizer_path=vectorizer_path, trust=trust, spam_label=spam_label,
+                                corpus=corpus)
+    except CompileError as exc:  # a ValueError, but an expected refusal: no type name in front
+        raise click.ClickException(str(exc)) from None
     artifact = imported.artifact
     click.echo(f"Wrote {out} (version {artifact.version}); parity with scikit-learn on {imported.n_checked} messages: "
                f"max |difference| {imported.max_difference:.2g}.")
