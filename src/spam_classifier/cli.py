@@ -318,7 +318,7 @@ def export(out: str, export_format: str, model_uri: str | None, repo_id: str, li
     \b
     Example:
         spam-classifier export build/hub --format hf --repo-id alice/spam-classifier
-        hf upload alice/spam-classifier build/hub . && hf repo tag create alice/spam-classifier v1
+        hf upload alice/spam-classifier build/hub . && hf repos tag create alice/spam-classifier v1
     """
     from .export import CARD_FILE, export_for_hub
 
@@ -329,7 +329,7 @@ def export(out: str, export_format: str, model_uri: str | None, repo_id: str, li
     artifact = fetch_artifact(model_uri)
     export_for_hub(artifact, out, repo_id=repo_id, license=license_id)
     click.echo(f"Wrote {out} ({export_format}): model.json, manifest.json, {CARD_FILE}; version {artifact.version}")
-    click.echo(f"Upload: hf upload {repo_id} {out} . && hf repo tag create {repo_id} {artifact.version}")
+    click.echo(f"Upload: hf upload {repo_id} {out} . && hf repos tag create {repo_id} {artifact.version}")
 
 
 @cli.command("import")
