@@ -21,6 +21,8 @@ _SCRIPTS = {"spam_classifier.__main__"}
 
 _NUMERIC = ("sklearn", "numpy", "scipy", "joblib")
 _AWS = ("boto3", "botocore")
+#: Loaded only when an hf:// model URI is used.
+_HUB = ("huggingface_hub", "httpx2", "hf_xet")
 
 
 def _module_names() -> list[str]:
@@ -126,6 +128,7 @@ _RUNTIME_MODULES = [
     "spam_classifier.artifact",
     "spam_classifier.preprocess",
     "spam_classifier.store",
+    "spam_classifier.store.hf",
     "spam_classifier.app",
     "spam_classifier.aws_lambda",
     "spam_classifier.source",
@@ -134,14 +137,14 @@ _RUNTIME_MODULES = [
 
 
 @pytest.mark.parametrize("module", _RUNTIME_MODULES)
-def test_runtime_module_imports_no_numeric_stack_and_no_boto3(module: str, tmp_path: Path) -> None:
+def test_runtime_module_imports_no_numeric_stack_no_boto3_and_no_hub_client(module: str, tmp_path: Path) -> None:
     make_test_artifact(tmp_path / "model")  # aws_lambda loads MODEL_URI at import
     modules = _run_fresh(
         f"import json, sys, importlib; importlib.import_module({module!r}); print(json.dumps(sorted(sys.modules)))",
         MODEL_URI=str(tmp_path / "model"),
     )
     assert module in modules
-    assert _loaded(modules, _NUMERIC + _AWS) == []
+    assert _loaded(modules, _NUMERIC + _AWS + _HUB) == []
 
 
 _OPEN_S3 = """

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .errors import SpamClassifierError
+from .errors import ConfigurationError, SpamClassifierError
 
 __all__ = ["cli", "main"]
 
@@ -35,6 +35,8 @@ class _Group(click.Group):
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] in _TRAIN_MODULES:
                 _fail(ctx, f"{exc.name} is missing; this command needs: pip install 'spam-classifier[train]'")
+            if exc.name == "huggingface_hub":
+                _fail(ctx, "this needs huggingface_hub: pip install 'spam-classifier[hf]'")
             if exc.name == "boto3":
                 _fail(ctx, "S3 stores need boto3: pip install 'spam-classifier[s3]'")
             raise
@@ -304,7 +306,8 @@ def _open_model(model_uri: str | None) -> Any:
 @click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Read one message from a file (an .eml or text), repeatable.")
 @click.option("--model", "model_uri", metavar="URI", default=None,
-              help="An artifact directory or store URI (path@alias, s3://bucket/prefix@alias). [default: shipped]")
+              help="An artifact directory or model URI (path@alias, s3://bucket/prefix@alias, "
+                   "hf://owner/repo@revision). [default: shipped]")
 @click.option("--format", "message_format", type=click.Choice(["auto", "text", "email"]), default="auto",
               show_default=True, help="How to read each message.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -340,7 +343,7 @@ def predict(messages: tuple[str, ...], files: tuple[str, ...], model_uri: str | 
 
 @cli.command()
 @click.option("--model", "model_uri", metavar="URI", default=None,
-              help="An artifact directory or store URI. [default: the shipped model]")
+              help="An artifact directory or model URI (store@alias, hf://owner/repo@revision). [default: shipped]")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def info(model_uri: str | None, as_json: bool) -> None:
     """Print the model card: version, kind, threshold, training data, metrics and library versions.
@@ -382,7 +385,8 @@ def info(model_uri: str | None, as_json: bool) -> None:
     "model_uri",
     metavar="URI",
     default=None,
-    help="The model to serve: an artifact directory or store URI. [default: $MODEL_URI, else the shipped model]",
+    help="The model to serve: an artifact directory or model URI (store@alias, hf://owner/repo@revision). "
+    "[default: $MODEL_URI, else the shipped model]",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
@@ -401,6 +405,94 @@ def serve(model_uri: str | None, host: str, port: int) -> None:
     from .server import run_server
 
     run_server(model_uri, host=host, port=port)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--format", "export_format", type=click.Choice(["hf"]), default="hf", show_default=True,
+              help="hf: a Hugging Face Hub model repository folder (runtime files + model card README.md).")
+@click.option("--model", "model_uri", metavar="URI", default=None,
+              help="The model to export: an artifact directory or model URI. [default: the shipped model]")
+@click.option("--repo-id", metavar="OWNER/REPO", default="OWNER/REPO", show_default=True,
+              help="The Hub repository the card's usage section names.")
+@click.option("--license", "license_id", default="apache-2.0", show_default=True,
+              help="The model's licence, as a Hub licence id.")
+def export(out: str, export_format: str, model_uri: str | None, repo_id: str, license_id: str) -> None:
+    """Write a model as a folder to upload to the Hugging Face Hub: model.json, manifest.json, README.md.
+
+    The README.md is a model card with the Hub's metadata (licence, tags, training corpora, the
+    manifest's metrics) and usage. Upload it with the Hub's CLI and tag the version (docs/models.md).
+
+    \b
+    Example:
+        spam-classifier export build/hub --format hf --repo-id alice/spam-classifier
+        hf upload alice/spam-classifier build/hub . && hf repos tag create alice/spam-classifier v1
+    """
+    from .export import CARD_FILE, export_for_hub
+
+    if Path(out).exists():
+        raise click.BadParameter(f"{out} already exists; choose a new directory", param_hint="OUT")
+    from .source import fetch_artifact
+
+    artifact = fetch_artifact(model_uri)
+    export_for_hub(artifact, out, repo_id=repo_id, license=license_id)
+    click.echo(f"Wrote {out} ({export_format}): model.json, manifest.json, {CARD_FILE}; version {artifact.version}")
+    click.echo(f"Upload: hf upload {repo_id} {out} . && hf repos tag create {repo_id} {artifact.version}")
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--vectorizer", "vectorizer_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The fitted vectorizer, when PATH holds only the classifier (the two-file layout).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="The artifact directory to create (must not exist).")
+@click.option("--trust", is_flag=True,
+              help="Load (unpickle) PATH although this package did not write it: unpickling runs its code.")
+@click.option("--spam-label", default=None, metavar="LABEL",
+              help="The classifier's class that means spam. [default: 'spam', or 1 with classes 0 and 1]")
+@click.option("--data", "sources", multiple=True, metavar="KIND:PATH",
+              help="Also check parity on and evaluate with this corpus (repeatable; as for train).")
+def import_(path: str, vectorizer_path: str | None, out: str, trust: bool, spam_label: str | None,
+            sources: tuple[str, ...]) -> None:
+    """Import a scikit-learn spam model (a joblib pickle) as a verified artifact, after proving parity.
+
+    Accepts a Pipeline of TfidfVectorizer or CountVectorizer and MultinomialNB, ComplementNB,
+    LogisticRegression or CalibratedClassifierCV(LinearSVC), or a vectorizer and a classifier in
+    two files. Refuses anything the scorer cannot reproduce within 1e-9, naming the step.
+
+    \b
+    Example:
+        spam-classifier import model.joblib --out build/imported --trust
+        spam-classifier import model.joblib --vectorizer vectorizer.joblib --out build/imported \\
+            --trust --data sms:SMSSpamCollection
+    """
+    from .importer import import_model, written_by_us
+
+    if Path(out).exists():
+        raise click.BadParameter(f"{out} already exists; choose a new directory", param_hint="--out")
+    loads = [path, *([vectorizer_path] if vectorizer_path else [])]
+    untrusted = [file for file in loads if not written_by_us(file)]
+    if untrusted:
+        click.echo("Warning: importing unpickles the file, which runs any code it holds; only import models "
+                   "from a source you trust.", err=True)
+        if not trust:
+            raise ConfigurationError(f"{', '.join(untrusted)} was not written by spam-classifier; pass --trust "
+                                     "to load it anyway")
+    corpus = _load_corpus(sources, "text", "label") if sources else None
+    from .compiler import CompileError
+
+    try:
+        imported = import_model(path, out, vectorizer_path=vectorizer_path, trust=trust, spam_label=spam_label,
+                                corpus=corpus)
+    except CompileError as exc:  # a ValueError, but an expected refusal: no type name in front
+        raise click.ClickException(str(exc)) from None
+    artifact = imported.artifact
+    click.echo(f"Wrote {out} (version {artifact.version}); parity with scikit-learn on {imported.n_checked} messages: "
+               f"max |difference| {imported.max_difference:.2g}.")
+    found = artifact.manifest.get("metrics") or {}
+    if found:
+        click.echo(f"On {', '.join(sources)}: f1 {found['f1']:.4f}, precision {found['precision']:.4f}, "
+                   f"recall {found['recall']:.4f}, ham FPR {found['ham_fpr']:.4f} (threshold 0.5).")
 
 
 _STORE_OPTION = click.option(

@@ -26,7 +26,7 @@ from sklearn.preprocessing import FunctionTransformer
 from .artifact import FORMAT_VERSION, PIPELINE_FILE, Artifact, write_artifact
 from .preprocess import CHANNELS, preprocess_messages
 
-__all__ = ["CompileError", "compile_pipeline", "save_model"]
+__all__ = ["IMPORTABLE", "CompileError", "compile_imported", "compile_pipeline", "save_model", "spam_class_index"]
 
 _LABELS = ["ham", "spam"]
 
@@ -153,3 +153,158 @@ def save_model(pipeline: Pipeline, directory: str | Path, *, kind: str, manifest
     libraries["spam-classifier"] = package_version("spam-classifier")
     return write_artifact(directory, model=model, manifest={**manifest, "libraries": libraries,
                                                            "platform": sys.platform}, extra_files=extra)
+
+
+# -- importing models this package did not train (additive: the functions above are untouched) --------------------
+
+#: What `compile_imported` accepts, for its refusals.
+IMPORTABLE = ("a Pipeline of TfidfVectorizer or CountVectorizer and MultinomialNB, ComplementNB, LogisticRegression "
+              "or CalibratedClassifierCV(LinearSVC, method='sigmoid', ensemble=False)")
+
+
+def compile_imported(estimator: Any, *, vectorizer: Any = None, spam_label: str | None = None) -> dict[str, Any]:
+    """The model.json content for a scikit-learn spam model trained elsewhere, or CompileError naming the step.
+
+    `estimator` is a fitted Pipeline (vectorizer, classifier), or the classifier alone with its fitted
+    `vectorizer` (the two-file layout). It reads raw text, as it did in scikit-learn. `spam_label` names
+    the spam class; by default ``"spam"``, or ``1`` when the classes are 0 and 1.
+    """
+    if vectorizer is None:
+        if not isinstance(estimator, Pipeline):
+            raise CompileError(f"expected a fitted Pipeline (or --vectorizer with a classifier), not "
+                               f"{type(estimator).__name__}; supported: {IMPORTABLE}")
+        if estimator.memory is not None or getattr(estimator, "transform_input", None):
+            raise CompileError("a Pipeline with memory or transform_input is not supported")
+        steps = [(name, step) for name, step in estimator.steps if step not in ("passthrough", None)]
+        if len(steps) != 2:
+            names = ", ".join(f"{name}={type(step).__name__}" for name, step in steps)
+            raise CompileError(f"expected exactly two steps (vectorizer, classifier), got [{names}]; "
+                               f"supported: {IMPORTABLE}")
+        (_, vectorizer), (_, estimator) = steps
+    spec = _compile_imported_vectorizer(vectorizer)
+    intercept, weights = _imported_linear_form(estimator, spam_label)
+    if weights.shape != (len(spec["terms"]),):
+        raise CompileError(f"the classifier has {weights.shape[0]} weights for {len(spec['terms'])} features; "
+                           "are the vectorizer and the classifier from the same training run?")
+    spec["weights"] = _float_array(weights)
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "imported",
+        "labels": _LABELS,
+        "preprocess": False,
+        "thresholds": dict.fromkeys(CHANNELS, 0.5),  # what its own predict does with two classes
+        "intercept": intercept,
+        "vectorizers": [spec],
+    }
+
+
+def _compile_imported_vectorizer(vectorizer: Any) -> dict[str, Any]:
+    """A fitted Tfidf/CountVectorizer as the scorer's vectorizer spec (weights filled in by the caller)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if not isinstance(vectorizer, CountVectorizer):  # TfidfVectorizer is a CountVectorizer
+        raise CompileError(f"cannot compile a {type(vectorizer).__name__} as the vectorizer; "
+                           f"supported: {IMPORTABLE}")
+    name = type(vectorizer).__name__
+    if type(vectorizer) not in (CountVectorizer, TfidfVectorizer):
+        raise CompileError(f"cannot compile {name}, a subclass of {CountVectorizer.__name__} whose analysis may "
+                           "differ; supported: TfidfVectorizer, CountVectorizer")
+    if not hasattr(vectorizer, "vocabulary_"):
+        raise CompileError(f"the {name} is not fitted")
+    is_tfidf = isinstance(vectorizer, TfidfVectorizer)
+    problems = [
+        problem for problem, ok in (
+            ("a custom analyzer callable", not callable(vectorizer.analyzer)),
+            (f"analyzer={vectorizer.analyzer!r} (supported: 'word', 'char_wb')",
+             callable(vectorizer.analyzer) or vectorizer.analyzer in ("word", "char_wb")),
+            ("a custom preprocessor callable", vectorizer.preprocessor is None),
+            ("a custom tokenizer callable", vectorizer.tokenizer is None),
+            (f"input={vectorizer.input!r} (supported: 'content')", vectorizer.input == "content"),
+            (f"strip_accents={vectorizer.strip_accents!r}", vectorizer.strip_accents is None),
+            ("binary=True", not vectorizer.binary),
+            (f"norm={getattr(vectorizer, 'norm', None)!r} (supported: 'l2', None)",
+             not is_tfidf or vectorizer.norm in ("l2", None)),
+            (f"dtype={np.dtype(vectorizer.dtype).name} (supported: float64, or an integer type for counts)",
+             np.dtype(vectorizer.dtype) == np.float64 or (not is_tfidf and np.dtype(vectorizer.dtype).kind in "iu")),
+        ) if not ok
+    ]
+    if problems:
+        raise CompileError(f"cannot compile this {name}: {'; '.join(problems)}")
+    if is_tfidf:
+        return _compile_vectorizer(vectorizer, np.zeros(len(vectorizer.vocabulary_)))
+    terms = [""] * len(vectorizer.vocabulary_)
+    for term, index in vectorizer.vocabulary_.items():
+        terms[index] = term
+    stop_words = vectorizer.get_stop_words()
+    return {  # raw counts: tf as is, no idf, no normalisation
+        "analyzer": vectorizer.analyzer,
+        "ngram_range": list(vectorizer.ngram_range),
+        "lowercase": bool(vectorizer.lowercase),
+        "token_pattern": vectorizer.token_pattern,
+        "stop_words": sorted(stop_words) if stop_words else None,
+        "sublinear_tf": False,
+        "norm": None,
+        "terms": terms,
+        "idf": _float_array(np.ones(len(terms))),
+        "weights": _float_array(np.zeros(len(terms))),
+    }
+
+
+def _imported_linear_form(classifier: Any, spam_label: str | None) -> tuple[float, np.ndarray]:
+    """(intercept, weights) with P(spam) = sigmoid(intercept + weights . x), exactly as `predict_proba` computes it."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.svm import LinearSVC
+
+    classes = [item.item() if hasattr(item, "item") else item for item in getattr(classifier, "classes_", [])]
+    if len(classes) != 2:
+        raise CompileError(f"the classifier must be fitted on two classes (ham and spam), not {classes}")
+    spam = spam_class_index(classes, spam_label)
+    if type(classifier) is MultinomialNB:
+        log_prob = classifier.feature_log_prob_
+        intercept, weights = classifier.class_log_prior_[1] - classifier.class_log_prior_[0], log_prob[1] - log_prob[0]
+    elif type(classifier) is ComplementNB:  # two classes: no prior in its joint log-likelihood
+        log_prob = classifier.feature_log_prob_
+        intercept, weights = 0.0, log_prob[1] - log_prob[0]
+    elif type(classifier) is LogisticRegression:  # binary: predict_proba is expit(decision_function)
+        intercept, weights = classifier.intercept_[0], np.asarray(classifier.coef_[0], dtype=float)
+    elif type(classifier) is CalibratedClassifierCV:
+        intercept, weights = _calibrated_linear_form(classifier, LinearSVC)
+    else:
+        raise CompileError(f"cannot compile a {type(classifier).__name__} as the classifier "
+                           "(its predict_proba is not a sigmoid of a linear score the scorer can reproduce "
+                           f"exactly); supported: {IMPORTABLE}")
+    intercept, weights = float(intercept), np.asarray(weights, dtype=float)
+    return (intercept, weights) if spam == 1 else (-intercept, -weights)
+
+
+def _calibrated_linear_form(calibrated: Any, linear_svc: type) -> tuple[float, np.ndarray]:
+    """A one-member sigmoid calibration of a LinearSVC: expit(-(a * (w . x + b0) + b))."""
+    members = calibrated.calibrated_classifiers_
+    if len(members) != 1:
+        raise CompileError(f"CalibratedClassifierCV averages {len(members)} calibrated classifiers, which the "
+                           "scorer cannot reproduce exactly; refit it with ensemble=False")
+    member = members[0]
+    if member.method != "sigmoid":
+        raise CompileError(f"CalibratedClassifierCV(method={member.method!r}) is not supported; use 'sigmoid'")
+    svc = getattr(member.estimator, "estimator", member.estimator)  # a FrozenEstimator wraps the prefit one
+    if type(svc) is not linear_svc:
+        raise CompileError(f"CalibratedClassifierCV around a {type(svc).__name__} is not supported; "
+                           "only around a LinearSVC")
+    (calibrator,) = member.calibrators
+    a, b = float(calibrator.a_), float(calibrator.b_)
+    return -(a * float(svc.intercept_[0]) + b), -a * np.asarray(svc.coef_[0], dtype=float)
+
+
+def spam_class_index(classes: list[Any], spam_label: str | None) -> int:
+    """The index of the spam class among a classifier's `classes`: `spam_label`, else "spam", else 1 of 0/1."""
+    if spam_label is not None:
+        matches = [index for index, label in enumerate(classes) if str(label) == spam_label]
+        if not matches:
+            raise CompileError(f"no class {spam_label!r} among the classifier's classes {classes}")
+        return matches[0]
+    if "spam" in classes:
+        return classes.index("spam")
+    if sorted(map(str, classes)) == ["0", "1"]:
+        return [str(label) for label in classes].index("1")
+    raise CompileError(f"cannot tell which of the classes {classes} is spam; name it with --spam-label")

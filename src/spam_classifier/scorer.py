@@ -280,7 +280,15 @@ class Model:
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> Model:
-    """Load and verify the artifact directory at `path` (by default, the model shipped in the package)."""
+    """Load and verify the model at `path` (by default, the model shipped in the package).
+
+    `path` is an artifact directory or a model URI: ``store@alias``, ``s3://bucket/prefix@version``,
+    ``hf://owner/repo[@revision]`` (the store modules load only for a URI).
+    """
+    if isinstance(path, str) and ("://" in path or "@" in path):
+        from .source import fetch_artifact  # source imports this module
+
+        return Model(fetch_artifact(path))
     return Model(read_artifact(DEFAULT_MODEL_DIR if path is None else path))
 
 

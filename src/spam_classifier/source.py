@@ -7,6 +7,7 @@ A model URI is one of:
     /path/to/store@production       an alias in a folder store (followed: reloaded when it moves)
     s3://bucket/prefix@production   an alias in an S3 store (followed)
     s3://bucket/prefix@<version>    one immutable version (pinned: never reloaded)
+    hf://owner/repo[@revision]      a Hugging Face Hub repository at a branch (default main; followed), tag or commit
 
 `ModelSource` loads at construction and never raises for a store or artifact failure: it records the
 error, logs one structured line and keeps serving what it has. `refresh_if_due()` is cheap to call
@@ -30,9 +31,9 @@ from typing import Any
 from .artifact import RUNTIME_FILES, Artifact, read_artifact
 from .errors import ArtifactError, ConfigurationError, ModelNotFoundError, SpamClassifierError
 from .scorer import DEFAULT_MODEL_DIR, Model
-from .store import ALIAS_PATTERN, VERSION_PATTERN, ModelStore, open_store
+from .store import ALIAS_PATTERN, STORES, VERSION_PATTERN, ModelStore, open_store
 
-__all__ = ["ModelSource", "parse_model_uri"]
+__all__ = ["ModelSource", "fetch_artifact", "parse_model_uri"]
 
 _logger = logging.getLogger("spam_classifier")
 
@@ -51,6 +52,9 @@ def parse_model_uri(uri: str | None) -> tuple[str | None, str]:
     location, at, ref = uri.rpartition("@")
     has_ref = bool(at) and "/" not in ref and bool(ALIAS_PATTERN.match(ref) or VERSION_PATTERN.match(ref))
     if "://" in uri.split("@", 1)[0]:
+        default_ref = _default_ref(uri if not has_ref else location)
+        if not has_ref and default_ref is not None:
+            return uri, default_ref
         if not has_ref or not location:
             raise ConfigurationError(
                 f"model URI {uri!r} names a store but no alias or version; append one, e.g. {uri}@production"
@@ -59,6 +63,23 @@ def parse_model_uri(uri: str | None) -> tuple[str | None, str]:
     if has_ref and location and not Path(uri).is_dir():
         return location, ref
     return None, uri
+
+
+def _default_ref(store_uri: str) -> str | None:
+    """The ref a store URI without ``@ref`` means, if its store has one (``hf://`` means ``main``)."""
+    for store_class in STORES:
+        if store_class.accepts(store_uri):
+            return getattr(store_class, "default_ref", None)
+    return None
+
+
+def fetch_artifact(uri: str | None) -> Artifact:
+    """The verified runtime files a model URI names, read once (no following): what `load_model(uri)` loads."""
+    store_uri, ref = parse_model_uri(uri)
+    if store_uri is None:
+        return read_artifact(ref)
+    store = open_store(store_uri)
+    return store.fetch(store.resolve(ref))
 
 
 class ModelSource:
