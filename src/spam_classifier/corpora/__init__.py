@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from ..errors import CorpusError
-from ..preprocess import extract_text, looks_like_email
+from ..preprocess import fold_message
 from ..scorer import Label
 from .mailbox import EmlLoader, MaildirLoader, MboxLoader
 from .sms import SmsLoader
@@ -124,7 +124,7 @@ def _deduplicate(pairs: Iterable[tuple[str, Label]]) -> tuple[list[str], list[La
     labels: list[Label] = []
     removed = 0
     for message, label in pairs:
-        key = " ".join((extract_text(message) if looks_like_email(message) else message).lower().split())
+        key = fold_message(message)
         if key in seen:
             removed += 1
             continue
