@@ -5,6 +5,7 @@
     csv:PATH, jsonl:PATH text and label columns (`--text-column`, `--label-column`)
     mbox:PATH, maildir:PATH, eml:DIR
                          mail; the label is the folder name (`spam`/`ham`) or a suffix: `mbox:inbox.mbox@ham`
+    feedback:STORE_URI   the reports collected in a model store (POST /feedback, `feedback add`), latest label wins
 
 Every loader follows one protocol (`CorpusLoader`) and sits in the `LOADERS` registry; `load_corpus`
 picks the loader whose `kind` matches. Duplicates are judged on what the model reads (the
@@ -22,6 +23,7 @@ from typing import ClassVar, Protocol
 from ..errors import CorpusError
 from ..preprocess import fold_message
 from ..scorer import Label
+from .feedback import FeedbackLoader
 from .mailbox import EmlLoader, MaildirLoader, MboxLoader
 from .sms import SmsLoader
 from .spamassassin import SpamAssassinLoader
@@ -54,6 +56,7 @@ LOADERS: list[type[CorpusLoader]] = [
     MboxLoader,
     MaildirLoader,
     EmlLoader,
+    FeedbackLoader,
 ]
 
 
