@@ -61,13 +61,14 @@ def test_parse_source_splits_kind_path_and_label() -> None:
     assert parse_source("eml:mail/box@spam") == (kinds["eml"], "mail/box", "spam")
     assert parse_source("sms:a:b.txt") == (kinds["sms"], "a:b.txt", None)
     assert parse_source("spamassassin") == (kinds["spamassassin"], None, None)
+    assert parse_source("feedback:s3://bucket/models") == (kinds["feedback"], "s3://bucket/models", None)
 
 
 def test_parse_source_unknown_kind_lists_the_kinds() -> None:
     with pytest.raises(
         CorpusError,
         match=r"^unknown corpus kind 'pop3' in 'pop3:inbox'; expected KIND:PATH with KIND one of: "
-        r"sms, spamassassin, csv, jsonl, mbox, maildir, eml$",
+        r"sms, spamassassin, csv, jsonl, mbox, maildir, eml, feedback$",
     ):
         load_corpus("pop3:inbox")
 
