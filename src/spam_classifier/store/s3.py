@@ -40,7 +40,7 @@ class S3Store(BaseStore):
     """A model store under ``s3://bucket/prefix``."""
 
     schemes = ("s3",)
-    #: Read through the stdlib reader when the environment allows it; tests set False to run everything on boto3.
+    #: Read (and PUT) through the stdlib client when the environment allows it; tests set False to run all on boto3.
     _stdlib_reads: ClassVar[bool] = True
 
     def __init__(self, uri: str) -> None:
