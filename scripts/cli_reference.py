@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from spam_classifier.cli import cli
@@ -15,10 +16,15 @@ REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "cli-reference.md"
 def render() -> str:
     runner = CliRunner()
     parts = ["# CLI reference\n\nGenerated from `--help` by `scripts/cli_reference.py`; do not edit by hand.\n"]
-    for name in [None, *sorted(cli.commands)]:
-        arguments = [name, "--help"] if name else ["--help"]
-        result = runner.invoke(cli, arguments, prog_name="spam-classifier", terminal_width=100)
-        title = f"spam-classifier {name}" if name else "spam-classifier"
+    paths: list[list[str]] = [[]]
+    for name in sorted(cli.commands):
+        paths.append([name])
+        command = cli.commands[name]
+        if isinstance(command, click.Group):  # a command group: each subcommand gets its own section
+            paths.extend([name, sub] for sub in sorted(command.commands))
+    for path in paths:
+        result = runner.invoke(cli, [*path, "--help"], prog_name="spam-classifier", terminal_width=100)
+        title = " ".join(["spam-classifier", *path])
         parts.append(f"## {title}\n\n```text\n{result.output.rstrip()}\n```\n")
     return "\n".join(parts)
 

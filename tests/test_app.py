@@ -219,14 +219,16 @@ def test_openapi_describes_every_route(app: Any) -> None:
     assert reply.status == 200
     document = reply.json()
     assert document["openapi"] == "3.1.0"
-    assert set(document["paths"]) == {"/predict", "/health", "/model", "/openapi.json", "/docs"}
+    assert set(document["paths"]) == {"/predict", "/feedback", "/health", "/model", "/openapi.json", "/docs"}
     codes = document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
     assert codes == sorted(
         {"invalid_json", "invalid_request", "unauthorized", "not_found", "method_not_allowed", "body_too_large"}
         | {"message_too_large", "batch_too_large", "unsupported_media_type", "model_unavailable", "internal_error"}
+        | {"feedback_unavailable"}
     )
     assert "securitySchemes" not in document["components"]
     assert document["paths"]["/predict"]["post"]["security"] == []
+    assert document["paths"]["/feedback"]["post"]["security"] == []
 
 
 def test_openapi_declares_the_api_key_when_one_is_configured(source: _Source) -> None:
@@ -235,6 +237,7 @@ def test_openapi_declares_the_api_key_when_one_is_configured(source: _Source) ->
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     }
     assert document["paths"]["/predict"]["post"]["security"] == [{"ApiKey": []}]
+    assert document["paths"]["/feedback"]["post"]["security"] == [{"ApiKey": []}]
 
 
 def test_docs_page_is_self_contained_html_with_a_form_posting_to_predict(app: Any) -> None:
@@ -668,6 +671,8 @@ def test_settings_defaults() -> None:
         max_batch=100,
         cors_origins=(),
         api_key=None,
+        feedback_api_key=None,
+        feedback_uri=None,
         log_level="INFO",
     )
 
@@ -681,6 +686,8 @@ def test_settings_read_from_the_environment() -> None:
         "MAX_BATCH": "10",
         "CORS_ORIGINS": "https://app.example.com, http://localhost:3000/",
         "API_KEY": "k",
+        "FEEDBACK_API_KEY": "fk",
+        "FEEDBACK_URI": "/srv/feedback-store",
         "LOG_LEVEL": "debug",
         "UNRELATED": "ignored",
     }
@@ -692,6 +699,8 @@ def test_settings_read_from_the_environment() -> None:
         max_batch=10,
         cors_origins=("https://app.example.com", "http://localhost:3000"),
         api_key="k",
+        feedback_api_key="fk",
+        feedback_uri="/srv/feedback-store",
         log_level="DEBUG",
     )
 

@@ -133,6 +133,7 @@ _RUNTIME_MODULES = [
     "spam_classifier.aws_lambda",
     "spam_classifier.source",
     "spam_classifier.config",
+    "spam_classifier.feedback",
 ]
 
 

@@ -1,6 +1,7 @@
 """The HTTP API as one plain ASGI application: the same object runs under uvicorn and on AWS Lambda (Mangum).
 
     POST /predict       {"message": "..."} or {"messages": [...]}, optional "format": auto | text | email
+    POST /feedback      {"message": "...", "label": "spam" | "ham"} or {"reports": [...]}: stored, answered 202
     GET  /health        is a model loaded, and which version
     GET  /model         the loaded model's manifest (version, created, metrics, ...)
     GET  /openapi.json  the OpenAPI 3.1 description of this API
@@ -29,7 +30,9 @@ from typing import Any, Protocol
 
 from .config import Settings
 from .errors import ArtifactError, ModelNotFoundError, StoreError
+from .feedback import LABELS, FeedbackReport, feedback_store_uri, new_report, record_feedback
 from .scorer import Model
+from .store import ModelStore, open_store
 
 __all__ = ["ASGIApp", "Message", "ModelSourceProtocol", "Receive", "Scope", "Send", "configure_logging", "create_app"]
 
@@ -43,6 +46,7 @@ _logger = logging.getLogger("spam_classifier.app")
 
 _FORMATS = ("auto", "text", "email")
 _PREDICT_FIELDS = ("message", "messages", "format")
+_REPORT_FIELDS = ("message", "label", "model_version", "spam_probability")
 #: Routes that need the API key when one is configured; the rest hold no model data.
 _PROTECTED_ROUTES = frozenset({"/predict", "/model"})
 _CORS_REQUEST_HEADERS = "content-type, x-api-key, x-request-id"
@@ -120,6 +124,10 @@ class _ModelUnavailable(_RequestError):
     """Raised when no model is loaded (yet, or any more)."""
 
 
+class _FeedbackUnavailable(_RequestError):
+    """Raised when feedback has no store to go to, or the store refused the write."""
+
+
 class _Disconnected(Exception):
     """Raised when the client went away while its body was being read; nothing is sent back."""
 
@@ -137,6 +145,7 @@ _ERROR_STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
     (_BatchTooLarge, 413, "batch_too_large"),
     (_UnsupportedMediaType, 415, "unsupported_media_type"),
     (_ModelUnavailable, 503, "model_unavailable"),
+    (_FeedbackUnavailable, 503, "feedback_unavailable"),
     (ModelNotFoundError, 503, "model_unavailable"),
     (ArtifactError, 503, "model_unavailable"),
     (StoreError, 503, "model_unavailable"),
@@ -205,6 +214,7 @@ class _App:
         self._refreshing: asyncio.Future[None] | None = None
         self._routes: dict[str, dict[str, _Handler]] = {
             "/predict": {"POST": self._predict},
+            "/feedback": {"POST": self._feedback},
             "/health": {"GET": self._health},
             "/model": {"GET": self._model},
             "/openapi.json": {"GET": self._openapi},
@@ -213,6 +223,11 @@ class _App:
         self._allow = {path: _allow_header(methods) for path, methods in self._routes.items()}
         self._openapi_body = json.dumps(_openapi_document(settings), separators=(",", ":")).encode()
         self._api_key = settings.api_key.encode() if settings.api_key else None
+        feedback_key = settings.feedback_api_key or settings.api_key
+        self._feedback_api_key = feedback_key.encode() if feedback_key else None
+        # Opened here so a bad FEEDBACK_URI fails at start-up; nothing is read or written until a report comes.
+        store_uri = feedback_store_uri(settings.model_uri, settings.feedback_uri)
+        self._feedback_store: ModelStore | None = None if store_uri is None else open_store(store_uri)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -255,8 +270,11 @@ class _App:
             raise _MethodNotAllowed(
                 f"{request.path} does not accept {request.method[:20]}; allowed: {allow}", headers=(("allow", allow),)
             )
-        if self._api_key is not None and request.path in _PROTECTED_ROUTES:
-            self._check_api_key(request)
+        if request.path == "/feedback":
+            if self._feedback_api_key is not None:
+                self._check_api_key(request, self._feedback_api_key)
+        elif self._api_key is not None and request.path in _PROTECTED_ROUTES:
+            self._check_api_key(request, self._api_key)
         self._refresh_model()
         return await handler(request)
 
@@ -299,6 +317,32 @@ class _App:
         request.log["labels"] = {"ham": labels.count("ham"), "spam": labels.count("spam")}
         return _json_response(200, {"predictions": predictions, "model_version": model.version})
 
+    async def _feedback(self, request: _Request) -> _Response:
+        _check_content_type(request)
+        payload = _parse_json(await self._read_body(request))
+        reports, batch = self._parse_feedback(payload)
+        store = self._feedback_store
+        if store is None:
+            raise _FeedbackUnavailable(
+                "feedback needs a model store: MODEL_URI names a packaged model or an artifact directory, not a "
+                "store; set FEEDBACK_URI (a folder path or s3://bucket/prefix) or serve from a store"
+            )
+        try:
+            if self._refresh_in_background:  # a long-lived server: keep the event loop free during the write
+                results = await asyncio.get_running_loop().run_in_executor(None, record_feedback, store, reports)
+            else:
+                results = record_feedback(store, reports)
+        except StoreError as exc:
+            raise _FeedbackUnavailable(f"the report could not be stored: {exc}") from None
+        labels = [report.label for report in reports]
+        request.log["labels"] = {"ham": labels.count("ham"), "spam": labels.count("spam")}
+        request.log["new"] = sum(new for _, new in results)
+        receipts = [
+            {"key": f"feedback/{name}", "label": report.label, "new": new}
+            for (name, new), report in zip(results, reports, strict=True)
+        ]
+        return _json_response(202, {"reports": receipts} if batch else receipts[0])
+
     async def _health(self, request: _Request) -> _Response:
         model = self._loaded_model(request)
         health = {"status": "ok", "model_loaded": True, "model_version": model.version}
@@ -329,11 +373,11 @@ class _App:
 
     # --- request checks ---
 
-    def _check_api_key(self, request: _Request) -> None:
+    def _check_api_key(self, request: _Request, key: bytes) -> None:
         given = request.headers.get("x-api-key")
         if given is None:
             raise _Unauthorized("this API needs an X-API-Key header")
-        if self._api_key is None or not hmac.compare_digest(given.encode("latin-1"), self._api_key):
+        if not hmac.compare_digest(given.encode("latin-1"), key):
             raise _Unauthorized("the X-API-Key header does not match")
 
     async def _read_body(self, request: _Request) -> bytes:
@@ -374,28 +418,76 @@ class _App:
         batch = "messages" in payload
         if batch:
             messages = payload["messages"]
-            if not isinstance(messages, list) or not messages:
-                raise _InvalidRequest('"messages" must be a non-empty list of strings')
-            if len(messages) > self._settings.max_batch:
-                raise _BatchTooLarge(
-                    f"{len(messages)} messages in one request; the limit is {self._settings.max_batch} (MAX_BATCH)"
-                )
-            names = [f'"messages"[{index}]' for index in range(len(messages))]
+            names = self._batch_names(messages, "messages", "strings")
         else:
             messages = [payload["message"]]
             names = ['"message"']
-        limit = self._settings.max_message_bytes
         for name, message in zip(names, messages, strict=True):
-            if not isinstance(message, str):
-                raise _InvalidRequest(f"{name} must be a string, not {_json_type(message)}")
-            if len(message) * 4 <= limit:  # a str of n characters is at most 4n bytes: no need to encode
-                continue
-            size = len(message.encode("utf-8", "surrogatepass"))
-            if size > limit:
-                raise _MessageTooLarge(
-                    f"{name} is {size} bytes; the limit is {limit} bytes per message (MAX_MESSAGE_BYTES)"
-                )
+            self._check_message(name, message)
         return messages, message_format, batch
+
+    def _parse_feedback(self, payload: Any) -> tuple[list[FeedbackReport], bool]:
+        """(reports, is_batch) from a /feedback body, or the 400/413 that explains what is wrong."""
+        if not isinstance(payload, dict):
+            raise _InvalidRequest(
+                'the body must be a JSON object: {"message": "...", "label": "spam"} or {"reports": [...]}'
+            )
+        batch = "reports" in payload
+        if batch:
+            if len(payload) > 1:
+                raise _InvalidRequest('send either "reports" (a list of reports) or one report\'s fields, not both')
+            items = payload["reports"]
+            names = self._batch_names(items, "reports", "objects")
+        else:
+            items, names = [payload], ["the report"]
+        return [self._parse_report(name, item) for name, item in zip(names, items, strict=True)], batch
+
+    def _batch_names(self, items: Any, field: str, kind: str) -> list[str]:
+        """How errors name each item of the batch `field`, once it is known to be a non-empty list within MAX_BATCH."""
+        if not isinstance(items, list) or not items:
+            raise _InvalidRequest(f'"{field}" must be a non-empty list of {kind}')
+        if len(items) > self._settings.max_batch:
+            raise _BatchTooLarge(
+                f"{len(items)} {field} in one request; the limit is {self._settings.max_batch} (MAX_BATCH)"
+            )
+        return [f'"{field}"[{index}]' for index in range(len(items))]
+
+    def _parse_report(self, name: str, item: Any) -> FeedbackReport:
+        if not isinstance(item, dict):
+            raise _InvalidRequest(f"{name} must be an object, not {_json_type(item)}")
+        unknown = [repr(field[:40]) for field in item if field not in _REPORT_FIELDS]
+        if unknown:
+            raise _InvalidRequest(
+                f"{name} has unknown field(s) {', '.join(unknown[:5])}; allowed: {', '.join(_REPORT_FIELDS)}"
+            )
+        for field in ("message", "label"):
+            if field not in item:
+                raise _InvalidRequest(f'{name} needs "{field}"')
+        self._check_message(f'{name}: "message"', item["message"])
+        if item["label"] not in LABELS:
+            raise _InvalidRequest(f'{name}: "label" must be "spam" or "ham"')
+        try:
+            return new_report(
+                item["message"],
+                item["label"],
+                model_version=item.get("model_version"),
+                spam_probability=item.get("spam_probability"),
+            )
+        except ValueError as exc:
+            raise _InvalidRequest(f"{name}: {exc}") from None
+
+    def _check_message(self, name: str, message: Any) -> None:
+        """400 unless `message` is a string, 413 if it is over MAX_MESSAGE_BYTES in UTF-8."""
+        if not isinstance(message, str):
+            raise _InvalidRequest(f"{name} must be a string, not {_json_type(message)}")
+        limit = self._settings.max_message_bytes
+        if len(message) * 4 <= limit:  # a str of n characters is at most 4n bytes: no need to encode
+            return
+        size = len(message.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise _MessageTooLarge(
+                f"{name} is {size} bytes; the limit is {limit} bytes per message (MAX_MESSAGE_BYTES)"
+            )
 
     def _loaded_model(self, request: _Request) -> Model:
         model = self._source.model
@@ -572,6 +664,18 @@ def _openapi_document(settings: Settings) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": schema}}}
 
     secured = [{"ApiKey": []}] if settings.api_key else []
+    feedback_secured = [{"ApiKey": []}] if settings.api_key or settings.feedback_api_key else []
+    report_fields = {
+        "message": {"type": "string", "minLength": 1, "description": "the message as received (SMS text or raw email)"},
+        "label": {"type": "string", "enum": list(LABELS), "description": "what the message really is"},
+        "model_version": {"type": "string", "maxLength": 128, "description": "the version that scored it, if any"},
+        "spam_probability": {"type": "number", "minimum": 0, "maximum": 1, "description": "the score it was given"},
+    }
+    receipt_fields = {
+        "key": {"type": "string", "description": "feedback/<sha256 of the folded message>/<label>.json"},
+        "label": {"type": "string", "enum": list(LABELS)},
+        "new": {"type": "boolean", "description": "false when the same report was already stored (it is refreshed)"},
+    }
     prediction_fields = {
         "prediction": {"type": "string", "enum": ["ham", "spam"]},
         "spam_probability": {"type": "number", "minimum": 0, "maximum": 1},
@@ -620,6 +724,46 @@ def _openapi_document(settings: Settings) -> dict[str, Any]:
                         ),
                         "415": error("Content-Type is not application/json"),
                         "503": error("No model is loaded"),
+                    },
+                }
+            },
+            "/feedback": {
+                "post": {
+                    "summary": "Report the true label of one message or a batch (stored for retraining)",
+                    "description": "Each report is stored once per message and label in the store's feedback/ "
+                    "area; the same report twice is one object, and a changed label is a later report that wins. "
+                    "Needs FEEDBACK_API_KEY, else API_KEY, when one is set.",
+                    "operationId": "feedback",
+                    "security": feedback_secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [ref("FeedbackReport"), ref("BatchFeedbackRequest")]},
+                                "examples": {
+                                    "one": {"value": {"message": "WINNER!! Claim your prize", "label": "spam"}},
+                                    "batch": {
+                                        "value": {
+                                            "reports": [
+                                                {"message": "Lunch at noon?", "label": "ham"},
+                                                {"message": "Free entry, text WIN", "label": "spam"},
+                                            ]
+                                        }
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": ok("Stored", {"oneOf": [ref("FeedbackReceipt"), ref("BatchFeedbackReceipt")]}),
+                        "400": error("Invalid JSON or fields"),
+                        "401": error("Missing or wrong X-API-Key"),
+                        "413": error(
+                            f"Body over {settings.max_body_bytes} bytes, a message over "
+                            f"{settings.max_message_bytes} bytes, or more than {settings.max_batch} reports"
+                        ),
+                        "415": error("Content-Type is not application/json"),
+                        "503": error("No feedback store is configured (FEEDBACK_URI), or it refused the write"),
                     },
                 }
             },
@@ -687,6 +831,31 @@ def _openapi_document(settings: Settings) -> dict[str, Any]:
                         "model_version": {"type": "string"},
                     },
                 },
+                "FeedbackReport": {
+                    "type": "object",
+                    "required": ["message", "label"],
+                    "additionalProperties": False,
+                    "properties": report_fields,
+                },
+                "BatchFeedbackRequest": {
+                    "type": "object",
+                    "required": ["reports"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "reports": {
+                            "type": "array",
+                            "items": ref("FeedbackReport"),
+                            "minItems": 1,
+                            "maxItems": settings.max_batch,
+                        }
+                    },
+                },
+                "FeedbackReceipt": {"type": "object", "required": list(receipt_fields), "properties": receipt_fields},
+                "BatchFeedbackReceipt": {
+                    "type": "object",
+                    "required": ["reports"],
+                    "properties": {"reports": {"type": "array", "items": ref("FeedbackReceipt")}},
+                },
                 "Health": {
                     "type": "object",
                     "required": ["status", "model_loaded", "model_version", "last_error"],
@@ -720,7 +889,7 @@ def _openapi_document(settings: Settings) -> dict[str, Any]:
             },
         },
     }
-    if settings.api_key:
+    if settings.api_key or settings.feedback_api_key:
         document["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
     return document
 

@@ -75,7 +75,7 @@ def _data_options(function: Any) -> Any:
                      help="Training data, repeatable: a catalog corpus (see `corpora`: sms, spamassassin, nus-sms, "
                           "youtube, smishtank, phishing-pot, csdmc2010) or sms:PATH, spamassassin:PATH, csv:PATH, "
                           "jsonl:PATH, mbox:PATH, maildir:PATH, eml:DIR (mail labels from folder names, or a "
-                          "@spam / @ham suffix)."),
+                          "@spam / @ham suffix), feedback:STORE (the reports collected in a model store)."),
         click.option("--model", "kind", type=click.Choice(["default", "seed"]), default="default", show_default=True,
                      help="default: our model; seed: the article's TF-IDF + MultinomialNB baseline."),
         click.option("--target-ham-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.001,
@@ -336,9 +336,7 @@ def predict(messages: tuple[str, ...], files: tuple[str, ...], model_uri: str | 
         click.echo(json.dumps({"model_version": model.version, "predictions": rows}))
         return
     for row, text in zip(rows, texts, strict=True):
-        preview = " ".join(text.split())
-        preview = preview if len(preview) <= 60 else preview[:57] + "..."
-        click.echo(f"{row['prediction']:<4}  {row['spam_probability']:.4f}  {preview}")
+        click.echo(f"{row['prediction']:<4}  {row['spam_probability']:.4f}  {_preview(text, 60)}")
 
 
 @cli.command()
@@ -579,6 +577,200 @@ def versions(store_uri: str, as_json: bool) -> None:
     for info in infos:
         metrics = [f"{info.metrics[name]:.4f}" if name in info.metrics else "-" for name in ("f1", "ham_fpr")]
         rows.append((info.version, info.created or "-", *metrics, ",".join(info.aliases) or "-"))
+    _print_table(rows)
+
+
+# --- feedback --------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def feedback() -> None:
+    """Collect labelled reports (feedback) in a model store: add, list, export, purge.
+
+    Reports are kept one per message and label under the store's feedback/ area, the same
+    place POST /feedback writes to; the latest label of a message wins. Train on them with
+    --data feedback:STORE (docs/feedback.md).
+
+    \b
+    Example:
+        spam-classifier feedback add --spam ~/Mail/Junk --store ./models
+        spam-classifier feedback list --store ./models
+    """
+
+
+@feedback.command("add")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--spam", "label", flag_value="spam", help="The messages are spam.")
+@click.option("--ham", "label", flag_value="ham", help="The messages are ham (not spam).")
+@_STORE_OPTION
+def feedback_add(paths: tuple[str, ...], label: str | None, store_uri: str) -> None:
+    """Report messages as spam or ham, as `sa-learn --spam DIR` does: files, folders, mbox, maildir or - (stdin).
+
+    A folder is read as a maildir when it has cur/ and new/, else every file below it is one
+    message (an mbox file, one starting with "From ", holds several). Reporting a message
+    again refreshes its report; reporting it with the other label makes that label win.
+
+    \b
+    Example:
+        spam-classifier feedback add --spam ~/Mail/Junk --store ./models
+        spam-classifier feedback add --ham saved/*.eml --store s3://my-models/spam
+        pbpaste | spam-classifier feedback add --spam - --store ./models
+    """
+    from .feedback import new_report, record_feedback
+    from .store import open_store
+
+    if label is None:
+        raise ConfigurationError("say what the messages are: feedback add --spam PATH... or --ham PATH...")
+    messages = [message for path in paths for message in _read_messages(path)]
+    reports = [new_report(message, label, source="cli") for message in messages if message.strip()]
+    if not reports:
+        raise ConfigurationError(f"no messages found in {', '.join(paths)}")
+    results = record_feedback(open_store(store_uri), reports)
+    new = sum(is_new for _, is_new in results)
+    skipped = len(messages) - len(reports)
+    click.echo(f"Recorded {len(results)} {label} report(s) in {store_uri}: {new} new, {len(results) - new} already "
+               f"there{f'; skipped {skipped} empty message(s)' if skipped else ''}.")
+
+
+@feedback.command("list")
+@_STORE_OPTION
+@click.option("--limit", type=click.IntRange(0), default=20, show_default=True, help="Rows to show, newest first.")
+@click.option("--show-text", is_flag=True, help="Also show the start of each message (it is personal data).")
+def feedback_list(store_uri: str, limit: int, show_text: bool) -> None:
+    """Count the reports by label and list the newest; message text only with --show-text.
+
+    One row per message with its latest label; a message reported with both labels counts once,
+    as a conflict.
+
+    \b
+    Example:
+        spam-classifier feedback list --store ./models
+    """
+    from .feedback import latest_reports, read_feedback
+    from .store import open_store
+
+    latest, conflicts = latest_reports(read_feedback(open_store(store_uri)))
+    spam = sum(report.label == "spam" for report in latest)
+    click.echo(f"{len(latest)} message(s) with feedback in {store_uri}: {spam} spam, {len(latest) - spam} ham; "
+               f"{conflicts} reported with both labels (the latest counts).")
+    if not latest or limit == 0:
+        return
+    rows = [("RECEIVED", "LABEL", "KEY", "MODEL_VERSION", "P(SPAM)", "SOURCE", *(["TEXT"] if show_text else []))]
+    for report in latest[:limit]:
+        probability = "-" if report.spam_probability is None else f"{report.spam_probability:.4f}"
+        row = (report.received, report.label, report.key[:12], report.model_version or "-", probability, report.source)
+        rows.append((*row, *([_preview(report.message, 50)] if show_text else [])))
+    _print_table(rows)
+    if len(latest) > limit:
+        click.echo(f"... and {len(latest) - limit} older; --limit {len(latest)} shows them all.")
+
+
+@feedback.command("export")
+@_STORE_OPTION
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="The JSON-lines file to write. [default: stdout]")
+@click.option("--all-reports", is_flag=True, help="Also the reports a later label overruled.")
+def feedback_export(store_uri: str, out: str | None, all_reports: bool) -> None:
+    """Write the reports as JSON lines (key, message, label, received, ...), newest first.
+
+    By default one line per message, with its latest label: ready for --data jsonl:FILE.
+
+    \b
+    Example:
+        spam-classifier feedback export --store ./models --out feedback.jsonl
+    """
+    from .feedback import latest_reports, read_feedback
+    from .store import open_store
+
+    reports = read_feedback(open_store(store_uri))
+    rows = reports if all_reports else latest_reports(reports)[0]
+    text = "".join(json.dumps(report.to_record(), ensure_ascii=False) + "\n" for report in rows)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    Path(out).write_text(text, encoding="utf-8")
+    click.echo(f"Exported {len(rows)} report(s) to {out}.", err=True)
+
+
+@feedback.command("purge")
+@_STORE_OPTION
+@click.option("--older-than", "age", metavar="AGE", default=None,
+              help="Delete reports received more than AGE ago: a number and d (days), h (hours) or w (weeks).")
+@click.option("--all", "purge_all", is_flag=True, help="Delete every report.")
+@click.option("--yes", is_flag=True, help="Confirm --all.")
+def feedback_purge(store_uri: str, age: str | None, purge_all: bool, yes: bool) -> None:
+    """Delete reports for good: those older than an age, or all of them (with --yes).
+
+    On S3 every stored version of a report is deleted too, so nothing of it is left in a
+    versioned bucket.
+
+    \b
+    Example:
+        spam-classifier feedback purge --older-than 90d --store ./models
+        spam-classifier feedback purge --all --yes --store s3://my-models/spam
+    """
+    from datetime import UTC, datetime
+
+    from .feedback import purge_feedback
+    from .store import open_store
+
+    if (age is None) == (not purge_all):
+        raise ConfigurationError("give exactly one of --older-than AGE (e.g. 90d) or --all --yes")
+    if purge_all and not yes:
+        raise ConfigurationError("--all deletes every report in the store; add --yes to confirm")
+    cutoff = None if age is None else datetime.now(UTC) - _parse_age(age)
+    deleted = purge_feedback(open_store(store_uri), received_before=cutoff)
+    since = "" if cutoff is None else f" received before {cutoff.isoformat(timespec='seconds').replace('+00:00', 'Z')}"
+    click.echo(f"Deleted {deleted} report(s){since} from {store_uri}.")
+
+
+def _parse_age(age: str) -> Any:
+    import re
+    from datetime import timedelta
+
+    match = re.fullmatch(r"\s*(\d{1,6})\s*([hdw])\s*", age.lower())
+    if match is None:
+        raise ConfigurationError(f"--older-than {age!r} is not an age; use a number and d, h or w, e.g. 90d")
+    hours = {"h": 1, "d": 24, "w": 24 * 7}[match.group(2)]
+    return timedelta(hours=int(match.group(1)) * hours)
+
+
+def _read_messages(path: str) -> list[str]:
+    """The messages at `path`: stdin for "-", a maildir, every file of a folder, an mbox, or one message's file."""
+    import mailbox
+
+    def decode(data: bytes) -> str:
+        return data.decode("utf-8", errors="replace")
+
+    def read_file(file: Path) -> list[str]:
+        data = file.read_bytes()
+        if not data.startswith(b"From "):
+            return [decode(data)]
+        box = mailbox.mbox(file, create=False)
+        try:
+            return [decode(message.as_bytes()) for message in box]
+        finally:
+            box.close()
+
+    if path == "-":
+        return [decode(sys.stdin.buffer.read())] if sys.stdin is not None else []
+    location = Path(path).expanduser()
+    if location.is_dir():
+        if (location / "cur").is_dir() and (location / "new").is_dir():
+            return [decode(message.as_bytes()) for message in mailbox.Maildir(location, create=False)]
+        files = sorted(file for file in location.rglob("*") if file.is_file() and not file.name.startswith("."))
+        return [message for file in files for message in read_file(file)]
+    if not location.is_file():
+        raise ConfigurationError(f"{path}: no such file or folder")
+    return read_file(location)
+
+
+def _preview(text: str, width: int) -> str:
+    preview = " ".join(text.split())
+    return preview if len(preview) <= width else preview[: width - 3] + "..."
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

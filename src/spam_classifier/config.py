@@ -12,7 +12,11 @@ handler all take a `Settings`, so a test can build one directly and a bad value 
     MAX_MESSAGE_BYTES     largest single message accepted, UTF-8 encoded (default 262144, 256 KB)
     MAX_BATCH             most messages in one batch request (default 100)
     CORS_ORIGINS          comma-separated origins allowed to call the API from a browser, or "*" (default: none)
-    API_KEY               when set, /predict and /model need a matching X-API-Key header
+    API_KEY               when set, /predict and /model need a matching X-API-Key header (and /feedback,
+                          unless FEEDBACK_API_KEY is set)
+    FEEDBACK_API_KEY      when set, POST /feedback needs this X-API-Key instead of API_KEY
+    FEEDBACK_URI          the store POST /feedback writes to (default: the store of MODEL_URI; with a packaged
+                          model or an artifact directory and no FEEDBACK_URI, /feedback answers 503)
     LOG_LEVEL             DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)
 """
 
@@ -48,6 +52,8 @@ class Settings:
     max_batch: int = 100
     cors_origins: tuple[str, ...] = ()
     api_key: str | None = None
+    feedback_api_key: str | None = None
+    feedback_uri: str | None = None
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -88,6 +94,8 @@ _CONSTRAINTS: dict[str, tuple[str, str, Callable[[Any], bool]]] = {
         _origins,
     ),
     "api_key": ("API_KEY", "a non-empty string", _optional_text),
+    "feedback_api_key": ("FEEDBACK_API_KEY", "a non-empty string", _optional_text),
+    "feedback_uri": ("FEEDBACK_URI", "a non-empty store URI (a folder path, s3://bucket/prefix)", _optional_text),
     "log_level": ("LOG_LEVEL", f"one of {', '.join(LOG_LEVELS)}", lambda value: value in LOG_LEVELS),
 }
 

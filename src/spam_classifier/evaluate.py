@@ -28,7 +28,8 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold
 
-from .corpora import Corpus, message_key
+from .corpora import Corpus
+from .preprocess import fold_message
 from .train import ModelKind, Progress, feature_texts, fit_pipeline
 
 __all__ = [
@@ -178,7 +179,7 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
     X = np.asarray([m for name in names for m in corpora[name].messages], dtype=object)
     y = np.asarray([label for name in names for label in corpora[name].labels], dtype=object)
     groups = np.asarray([name for name in names for _ in corpora[name].messages], dtype=object)
-    keys = np.asarray([message_key(message) for message in X], dtype=object)
+    keys = np.asarray([fold_message(message) for message in X], dtype=object)
     texts = np.asarray(feature_texts(X, kind=kind), dtype=object)
     weights = None if weight_cap is None else corpus_weights(groups, y, cap=weight_cap)
     evaluation = CrossCorpusEvaluation([], kind=kind, settings={

@@ -27,6 +27,7 @@ __all__ = [
     "Channel",
     "MessageFormat",
     "extract_text",
+    "fold_message",
     "looks_like_email",
     "message_channel",
     "preprocess",
@@ -107,6 +108,16 @@ def extract_text(message: str, *, format: MessageFormat = "auto") -> str:
     if message_channel(message, format=format) == "email":
         return _email_text(message)
     return _text(message)
+
+
+def fold_message(message: str) -> str:
+    """What makes two messages "the same" for de-duplication: the extracted text, case and white space folded.
+
+    Training de-duplicates on it and feedback names its reports by its hash, so a report folds with
+    the corpus copy of the same mail. Plain text never loads the email parser (a serving cold-start cost).
+    """
+    text = extract_text(message, format="email") if looks_like_email(message) else message
+    return " ".join(text.lower().split())
 
 
 def preprocess(message: str, *, format: MessageFormat = "auto") -> str:

@@ -63,6 +63,7 @@ def test_parse_source_splits_kind_path_and_label() -> None:
     assert parse_source("spamassassin:") == (kinds["catalog"], "spamassassin", None)
     assert parse_source("spamassassin") == (kinds["catalog"], "spamassassin", None)  # a catalog corpus name
     assert parse_source("youtube") == (kinds["catalog"], "youtube", None)
+    assert parse_source("feedback:s3://bucket/models") == (kinds["feedback"], "s3://bucket/models", None)
 
 
 def test_parse_source_unknown_kind_lists_the_kinds() -> None:
@@ -70,7 +71,7 @@ def test_parse_source_unknown_kind_lists_the_kinds() -> None:
         CorpusError,
         match=r"^unknown corpus kind 'pop3' in 'pop3:inbox'; expected a corpus name \(sms, spamassassin, nus-sms, "
         r"youtube, smishtank, phishing-pot, csdmc2010\) or KIND:PATH with KIND one of: "
-        r"sms, spamassassin, csv, jsonl, mbox, maildir, eml$",
+        r"sms, spamassassin, csv, jsonl, mbox, maildir, eml, feedback$",
     ):
         load_corpus("pop3:inbox")
 

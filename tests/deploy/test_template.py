@@ -20,7 +20,7 @@ TEMPLATE = ROOT / "deploy" / "template.yaml"
 SAM = ROOT / ".tools" / "sam-venv" / "bin" / "sam"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 #: The HTTP API's routes and who may call them under AuthMode NONE / IAM / JWT; the rest hold no model data.
-PROTECTED_ROUTES = ["POST /predict", "GET /model"]
+PROTECTED_ROUTES = ["POST /predict", "POST /feedback", "GET /model"]
 OPEN_ROUTES = ["GET /health", "GET /openapi.json", "GET /docs"]
 
 
@@ -100,8 +100,11 @@ def test_template_bucket_is_versioned_encrypted_private_and_tls_only(template: d
     ]
 
 
-def test_template_function_role_reads_the_model_prefix_only(template: dict[str, Any]) -> None:
-    """The serving path only GETs keys (aliases/<alias>.json, versions/<v>/...): no ListBucket, no writes."""
+def test_template_function_role_reads_models_and_only_writes_feedback(template: dict[str, Any]) -> None:
+    """The serving path only GETs model keys (aliases/<alias>.json, versions/<v>/...) and PUTs feedback reports.
+
+    No ListBucket, no DeleteObject, and no read of feedback/ (it holds message text; issue #11).
+    """
     role = template["Resources"]["FunctionRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
     assert statements(template) == [
@@ -115,12 +118,21 @@ def test_template_function_role_reads_the_model_prefix_only(template: dict[str, 
             "Sid": "ReadModels",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": {"Fn::Sub": "${ModelBucket.Arn}/${ModelPrefix}/*"},
+            "Resource": [
+                {"Fn::Sub": "${ModelBucket.Arn}/${ModelPrefix}/versions/*"},
+                {"Fn::Sub": "${ModelBucket.Arn}/${ModelPrefix}/aliases/*"},
+            ],
         },
         {
-            "Sid": "DecryptModelsThroughS3",
+            "Sid": "WriteFeedback",
             "Effect": "Allow",
-            "Action": "kms:Decrypt",
+            "Action": "s3:PutObject",
+            "Resource": {"Fn::Sub": "${ModelBucket.Arn}/${ModelPrefix}/feedback/*"},
+        },
+        {
+            "Sid": "UseBucketKmsKeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": {"Ref": "BucketKmsKeyArn"},
             "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}},
         },
@@ -145,11 +157,51 @@ def test_template_function_runs_the_handler_with_the_model_alias(template: dict[
         "MODEL_URI": {"Fn::Sub": "s3://${ModelBucket}/${ModelPrefix}@${ModelAlias}"},
         "MODEL_RELOAD_SECONDS": {"Ref": "ModelReloadSeconds"},
         "LOG_LEVEL": {"Ref": "LogLevel"},
+        "FEEDBACK_API_KEY": {"Ref": "FeedbackApiKey"},
+    }
+    assert template["Parameters"]["FeedbackApiKey"] == {
+        "Type": "String",
+        "Default": "",
+        "NoEcho": True,
+        "Description": template["Parameters"]["FeedbackApiKey"]["Description"],
     }
     parameters = template["Parameters"]
     assert parameters["PythonRuntime"]["AllowedValues"] == ["python3.12", "python3.13"]
     assert parameters["Architecture"]["AllowedValues"] == ["arm64", "x86_64"]
     assert (parameters["ModelPrefix"]["Default"], parameters["ModelAlias"]["Default"]) == ("models", "production")
+
+
+def _s3_resources(statement: dict[str, Any]) -> list[str]:
+    """The object paths a statement's Resource names, as ``${ModelPrefix}/...`` patterns."""
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return [resource["Fn::Sub"].removeprefix("${ModelBucket.Arn}/") for resource in resources]
+
+
+def test_template_function_can_write_feedback_but_read_only_model_paths(template: dict[str, Any]) -> None:
+    """Issue #11: every S3 permission, whatever its Sid, read from the policies: PutObject on feedback/* only,
+    GetObject on versions/* and aliases/* only, and nothing else on S3."""
+    s3 = [statement for statement in statements(template) if str(statement["Action"]).startswith("s3:")]
+    granted = {(statement["Action"], path) for statement in s3 for path in _s3_resources(statement)}
+    assert granted == {
+        ("s3:GetObject", "${ModelPrefix}/versions/*"),
+        ("s3:GetObject", "${ModelPrefix}/aliases/*"),
+        ("s3:PutObject", "${ModelPrefix}/feedback/*"),
+    }
+    assert all(statement["Effect"] == "Allow" for statement in s3)
+
+
+def test_template_bucket_expires_feedback_after_the_retention_parameter(template: dict[str, Any]) -> None:
+    rules = template["Resources"]["ModelBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [rule for rule in rules if rule.get("Id") == "ExpireFeedback"]
+    assert rule == {
+        "Id": "ExpireFeedback",
+        "Status": "Enabled",
+        "Prefix": {"Fn::Sub": "${ModelPrefix}/feedback/"},
+        "ExpirationInDays": {"Ref": "FeedbackRetentionDays"},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+    }
+    parameter = template["Parameters"]["FeedbackRetentionDays"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 365, 1)
 
 
 def test_template_logs_have_retention(template: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@
 #                  no stage or route parameters, and the body as plain text (isBase64Encoded false), which
 #                  is how Function URLs deliver text bodies. SAM itself base64-encodes every body.
 # SAM's events carry no Content-Type header; a real client sends one with a JSON body, so POST events get
-# "content-type: application/json" added.
+# "content-type: application/json" added. SAM has no option for other headers either, so the feedback events
+# get "x-api-key: feedback-test-key" (the FEEDBACK_API_KEY tests/test_feedback_lambda.py configures) added.
 set -euo pipefail
 cd "$(dirname "$0")"
 SAM=../../.tools/sam-venv/bin/sam
@@ -22,6 +23,8 @@ SPAM='{"message": "WINNER!! You have won a free prize, claim now"}'
 BATCH='{"messages": ["Are we still on for lunch tomorrow at noon?", "Free entry to win a cash prize, text WIN to 80086"]}'
 EMAIL='{"format": "email", "message": "From: \"Prize Team\" <winner@free-prizes.example.com>\nTo: you@example.org\nSubject: You have WON €1000\nContent-Type: text/plain; charset=utf-8\n\nCongratulations — you won a free prize! Claim your cash now, reply WIN."}'
 BAD_JSON='{"message": "unterminated'
+FEEDBACK='{"message": "WINNER!! You have won a free prize, claim now", "label": "spam", "model_version": "v1", "spam_probability": 0.91}'
+FEEDBACK_BATCH='{"reports": [{"message": "Are we still on for lunch tomorrow at noon?", "label": "ham"}, {"message": "winner!!  You have WON a free prize,\nclaim now", "label": "spam"}, {"message": "Free entry to win a cash prize, text WIN to 80086", "label": "spam"}]}'
 
 rm -rf http-api rest-api alb function-url
 mkdir -p http-api rest-api alb function-url
@@ -36,6 +39,8 @@ generate predict-email POST predict "$EMAIL"
 generate bad-json POST predict "$BAD_JSON"
 generate health GET health ""
 generate model GET model ""
+generate feedback-spam POST feedback "$FEEDBACK"
+generate feedback-batch POST feedback "$FEEDBACK_BATCH"
 
 "$PYTHON" - <<'PYEOF'
 import base64, json, pathlib
@@ -43,10 +48,13 @@ import base64, json, pathlib
 for path in sorted(pathlib.Path().glob("*/*.json")):
     event = json.loads(path.read_text())
     method = event.get("httpMethod") or event["requestContext"]["http"]["method"]
-    if method == "POST":
-        event["headers"]["content-type"] = "application/json"
+    added = {"content-type": "application/json"} if method == "POST" else {}
+    if path.name.startswith("feedback-"):
+        added["x-api-key"] = "feedback-test-key"
+    for name, value in added.items():
+        event["headers"][name] = value
         if "multiValueHeaders" in event:
-            event["multiValueHeaders"]["content-type"] = ["application/json"]
+            event["multiValueHeaders"][name] = [value]
     path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
 
 for path in sorted(pathlib.Path("http-api").glob("*.json")):

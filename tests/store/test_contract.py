@@ -322,3 +322,76 @@ def test_store_racing_publishers_get_distinct_versions_and_lose_no_alias_move(ha
 def test_open_store_unknown_scheme_raises() -> None:
     with pytest.raises(ConfigurationError, match=r"no model store understands 'gs://bucket'; use a folder path"):
         open_store("gs://bucket")
+
+
+# --- feedback (issue #11): hash-named report objects, written without reading ------------------------------------
+
+_NAME = f"{'ab' * 32}/spam.json"
+
+
+def test_store_put_feedback_is_new_once_then_replaces_the_same_name(harness: _Harness) -> None:
+    assert harness.store.put_feedback(_NAME, b'{"n": 1}') is True
+    assert harness.store.put_feedback(_NAME, b'{"n": 2}') is False
+
+    assert harness.read(f"feedback/{_NAME}") == b'{"n": 2}'
+    assert harness.store.read_feedback(_NAME) == b'{"n": 2}'
+    assert harness.store.list_feedback() == [_NAME]
+
+
+def test_store_list_feedback_lists_names_only_and_skips_foreign_keys(harness: _Harness, artifact: Any) -> None:
+    harness.store.publish(artifact("v1"), alias="production")
+    ham = f"{'cd' * 32}/ham.json"
+    for name in (_NAME, ham, f"{'ab' * 32}/ham.json"):
+        harness.store.put_feedback(name, b"{}")
+    harness.write("feedback/README.txt", b"not a report")
+
+    assert harness.store.list_feedback() == sorted([_NAME, ham, f"{'ab' * 32}/ham.json"])
+    assert [info.version for info in harness.store.list_versions()] == ["v1"]
+
+
+def test_store_delete_feedback_removes_the_object_and_tolerates_a_missing_one(harness: _Harness) -> None:
+    harness.store.put_feedback(_NAME, b"{}")
+    harness.store.put_feedback(_NAME, b'{"again": true}')
+
+    harness.store.delete_feedback(_NAME)
+    harness.store.delete_feedback(_NAME)
+
+    assert harness.store.read_feedback(_NAME) is None
+    assert harness.read(f"feedback/{_NAME}") is None
+    assert harness.store.list_feedback() == []
+    assert harness.store.put_feedback(_NAME, b"{}") is True  # new again once purged
+
+
+@pytest.mark.parametrize("name", ["../aliases/production.json", "ab/spam.json", f"{'ab' * 32}/maybe.json", ""])
+def test_store_feedback_names_are_checked(harness: _Harness, name: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"feedback name .* is not valid: expected <64 hex digits>/ham.json"):
+        harness.store.put_feedback(name, b"{}")
+    with pytest.raises(ConfigurationError, match=r"is not valid"):
+        harness.store.read_feedback(name)
+    with pytest.raises(ConfigurationError, match=r"is not valid"):
+        harness.store.delete_feedback(name)
+
+
+def test_store_racing_feedback_writers_store_one_object_per_name(harness: _Harness) -> None:
+    names = [f"{index:064x}/{label}.json" for index in range(4) for label in ("ham", "spam")]
+    start = threading.Barrier(len(names) * 2)
+    results: list[tuple[str, bool]] = []
+    failures: list[BaseException] = []
+
+    def write(name: str) -> None:
+        start.wait()
+        try:
+            results.append((name, harness.store.put_feedback(name, name.encode())))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in names * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert harness.store.list_feedback() == sorted(names)
+    assert sorted(name for name, new in results if new) == sorted(names)  # each was new exactly once
+    assert all(harness.store.read_feedback(name) == name.encode() for name in names)

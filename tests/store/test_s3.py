@@ -69,7 +69,9 @@ def test_s3_read_alias_unchanged_is_a_304_conditional_get_with_boto3(
 
 
 @pytest.mark.s3
-def test_s3_publish_and_promote_use_conditional_puts(s3_bucket: str, tmp_path: Path) -> None:
+def test_s3_publish_and_promote_use_conditional_puts_with_boto3(
+    s3_bucket: str, tmp_path: Path, boto3_reads: None
+) -> None:
     store = _open(f"s3://{s3_bucket}/spam")
     requests = _record(store, "before-send.s3.PutObject")
     make_test_artifact(tmp_path / "v1", version="v1")
@@ -277,6 +279,30 @@ def test_s3_store_reads_from_a_server_that_is_down_fail_quickly(monkeypatch: pyt
     with pytest.raises(StoreError, match=message):
         store.read_alias("production")
     assert time.monotonic() - started < 1.0
+
+
+_WRITE_FEEDBACK = """
+import json, sys
+from spam_classifier.feedback import new_report, record_feedback
+from spam_classifier.store import open_store
+store = open_store(sys.argv[1])
+results = record_feedback(store, [new_report("WIN a prize", "spam"), new_report("win  a PRIZE", "spam")])
+print(json.dumps([results, sorted(sys.modules)]))
+"""
+
+
+@pytest.mark.s3
+def test_s3_feedback_is_written_without_boto3_when_the_environment_has_static_keys(s3_bucket: str) -> None:
+    """What a Lambda does on POST /feedback: signed PUTs on the stdlib client, never a 340 ms boto3 import."""
+    uri = f"s3://{s3_bucket}/models"
+    result = subprocess.run([sys.executable, "-c", _WRITE_FEEDBACK, uri], capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    results, modules = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert [new for _, new in results] == [True, False]
+    assert [name for name in modules if name.split(".")[0] in ("boto3", "botocore")] == []
+    assert _open(uri).list_feedback() == [results[0][0]]
 
 
 @pytest.fixture

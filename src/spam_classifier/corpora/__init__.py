@@ -7,6 +7,7 @@
     csv:PATH, jsonl:PATH text and label columns (`--text-column`, `--label-column`)
     mbox:PATH, maildir:PATH, eml:DIR
                          mail; the label is the folder name (`spam`/`ham`) or a suffix: `mbox:inbox.mbox@ham`
+    feedback:STORE_URI   the reports collected in a model store (POST /feedback, `feedback add`), latest label wins
 
 Every loader follows one protocol (`CorpusLoader`) and sits in the `LOADERS` registry; `load_corpus`
 picks the loader whose `kind` matches, or the catalog for a bare corpus name. Duplicates are judged
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from ..errors import CorpusError
-from ..preprocess import extract_text, looks_like_email
+from ..preprocess import fold_message
 from ..scorer import Label
 from .catalog import CATALOG, CatalogLoader
+from .feedback import FeedbackLoader
 from .mailbox import EmlLoader, MaildirLoader, MboxLoader
 from .sms import SmsLoader
 from .spamassassin import SpamAssassinLoader
@@ -37,7 +39,6 @@ __all__ = [
     "LoadOptions",
     "load_corpora",
     "load_corpus",
-    "message_key",
     "parse_source",
 ]
 
@@ -67,6 +68,7 @@ LOADERS: list[type[CorpusLoader]] = [
     MboxLoader,
     MaildirLoader,
     EmlLoader,
+    FeedbackLoader,
 ]
 
 
@@ -147,11 +149,6 @@ def load_corpora(sources: Sequence[str], options: LoadOptions | None = None, *, 
     return Corpus(messages, labels, list(dict.fromkeys(sources)), removed, _fingerprint(messages, labels), groups)
 
 
-def message_key(message: str) -> str:
-    """What two messages must share to count as duplicates: the text the model reads, case and spaces folded."""
-    return " ".join((extract_text(message) if looks_like_email(message) else message).lower().split())
-
-
 def _deduplicate(triples: Iterable[tuple[str, Label, str]]) -> tuple[list[str], list[Label], list[str], int]:
     seen: set[str] = set()
     messages: list[str] = []
@@ -159,7 +156,7 @@ def _deduplicate(triples: Iterable[tuple[str, Label, str]]) -> tuple[list[str], 
     groups: list[str] = []
     removed = 0
     for message, label, group in triples:
-        key = message_key(message)
+        key = fold_message(message)
         if key in seen:
             removed += 1
             continue

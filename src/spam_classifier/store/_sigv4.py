@@ -1,14 +1,15 @@
-"""A small S3 GET client on the standard library (AWS Signature Version 4), so serving needs no boto3.
+"""A small S3 GET/PUT client on the standard library (AWS Signature Version 4), so serving needs no boto3.
 
 The serving path only reads known keys: the alias with ``If-None-Match``, then a version's
-``manifest.json`` and ``model.json``. Importing boto3 and building a client costs about 340 ms of a
-Lambda cold start; signing a GET by hand costs well under a millisecond. `reader_from_environ` returns
-a reader only when the environment has everything it needs (static keys and a region, as Lambda
-provides), else None, and the S3 store falls back to boto3.
+``manifest.json`` and ``model.json``; and it writes one kind: a feedback report, with a PUT to a key
+it names itself (``If-None-Match: *`` to learn whether it is new). Importing boto3 and building a client
+costs about 340 ms of a Lambda cold start; signing a request by hand costs well under a millisecond.
+`reader_from_environ` returns a reader only when the environment has everything it needs (static keys
+and a region, as Lambda provides), else None, and the S3 store falls back to boto3.
 
 Exceptions:
 
-    S3RequestError          a GET failed; ``str()`` is one line naming the URL
+    S3RequestError          a GET or PUT failed; ``str()`` is one line naming the URL
      ├── S3ErrorResponse    S3 answered an error status: ``.status``, ``.code`` (from the XML body), ``.message``
      └── S3TransportError   no usable answer: refused, timed out, closed early, body over the size limit
 """
@@ -71,14 +72,14 @@ class Credentials:
 
 
 class S3RequestError(Exception):
-    """Raised when a GET fails; the message is one line naming the URL."""
+    """Raised when a GET or PUT fails; the message is one line naming the URL."""
 
 
 class S3ErrorResponse(S3RequestError):
     """Raised when S3 answers an error status; `code` is the S3 error code, or the status when there is none."""
 
-    def __init__(self, url: str, status: int, code: str, message: str) -> None:
-        super().__init__(f"GET {url} answered {status} {code} ({message})")
+    def __init__(self, url: str, status: int, code: str, message: str, *, method: str = "GET") -> None:
+        super().__init__(f"{method} {url} answered {status} {code} ({message})")
         self.url, self.status, self.code, self.message = url, status, code, message
 
     def __repr__(self) -> str:
@@ -185,7 +186,7 @@ def reader_from_environ(environ: Mapping[str, str]) -> S3Reader | None:
 
 
 class S3Reader:
-    """Signed GETs of S3 objects over one kept-alive connection (per host), safe to share between threads.
+    """Signed GETs (and PUTs) of S3 objects over one kept-alive connection (per host), safe to share between threads.
 
     With `endpoint_url` (a local S3 server, say) URLs are path-style, ``<endpoint>/<bucket>/<key>``;
     without it they are AWS's regional virtual-hosted ``https://<bucket>.s3.<region>.amazonaws.com/<key>``
@@ -242,29 +243,67 @@ class S3Reader:
         Retries refused connections, timeouts and 429/5xx answers (3 attempts in all, short jittered
         backoff); raises S3ErrorResponse for any other status and S3TransportError when nothing usable came back.
         """
+        headers = {} if if_none_match is None else {"If-None-Match": if_none_match}
+        status, body, etag = self._request("GET", bucket, key, headers, b"")
+        if status == 304:
+            return 304, b"", etag or if_none_match or ""
+        return status, body, etag
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """Write `body` to `key` and return its etag; ``if_none_match="*"`` writes only if `key` is absent.
+
+        A failed condition raises S3ErrorResponse with status 412 (``PreconditionFailed``). Retries as
+        `get_object` does; a PUT is safe to repeat, except that a retried conditional PUT whose first
+        attempt landed answers 412.
+        """
+        headers = {"Content-Length": str(len(body))}
+        if if_none_match is not None:
+            headers["If-None-Match"] = if_none_match
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return self._request("PUT", bucket, key, headers, body)[2]
+
+    def _request(
+        self, method: str, bucket: str, key: str, extra_headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, str]:
         scheme, host, path = self.url(bucket, key)
         target = f"{scheme}://{host}{path}"
+        payload_hash = EMPTY_SHA256 if not body else hashlib.sha256(body).hexdigest()
         error: S3RequestError | None = None
         for attempt in range(_ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0.5, 1.0) * 0.05 * 2**attempt)
-            headers = {"Host": host}
-            if if_none_match is not None:
-                headers["If-None-Match"] = if_none_match
-            headers = sign("GET", path, headers, credentials=self.credentials, region=self.region, now=_now())
+            headers = sign(
+                method,
+                path,
+                {"Host": host, **extra_headers},
+                credentials=self.credentials,
+                region=self.region,
+                now=_now(),
+                payload_hash=payload_hash,
+            )
             try:
-                status, reason, etag, body = self._exchange(scheme, host, path, headers, target)
+                status, reason, etag, answer = self._exchange(method, scheme, host, path, headers, body, target)
             except S3TransportError as exc:
                 error = exc
                 if isinstance(exc.__cause__, ssl.SSLError):
                     break
                 continue
-            if status == 200:
-                return 200, body, etag
-            if status == 304:
-                return 304, b"", etag or if_none_match or ""
-            code, message = _parse_error(body, status, reason)
-            error = S3ErrorResponse(target, status, code, message)
+            if status in (200, 304):
+                return status, answer, etag
+            code, message = _parse_error(answer, status, reason)
+            error = S3ErrorResponse(target, status, code, message, method=method)
             if status not in _RETRY_STATUSES:
                 break
         assert error is not None
@@ -278,27 +317,28 @@ class S3Reader:
     # -- one request and its answer ------------------------------------------------------------------------------
 
     def _exchange(
-        self, scheme: str, host: str, path: str, headers: dict[str, str], target: str
+        self, method: str, scheme: str, host: str, path: str, headers: dict[str, str], body: bytes, target: str
     ) -> tuple[int, str, str, bytes]:
         with self._lock:
             reused = self._kept_alive(scheme, host)
             try:
-                return self._send(scheme, host, path, headers, target)
+                return self._send(method, scheme, host, path, headers, body, target)
             except S3TransportError as exc:
                 self._drop()
                 if not reused or isinstance(exc.__cause__, TimeoutError):
                     raise
-            return self._send(scheme, host, path, headers, target)  # the kept-alive connection had gone stale
+            # the kept-alive connection had gone stale
+            return self._send(method, scheme, host, path, headers, body, target)
 
     def _send(
-        self, scheme: str, host: str, path: str, headers: dict[str, str], target: str
+        self, method: str, scheme: str, host: str, path: str, headers: dict[str, str], body: bytes, target: str
     ) -> tuple[int, str, str, bytes]:
         connection = self._connect(scheme, host, target)
         try:
-            connection.putrequest("GET", path, skip_host=True)
+            connection.putrequest(method, path, skip_host=True)
             for name, value in headers.items():
                 connection.putheader(name, value)
-            connection.endheaders()
+            connection.endheaders(body or None)
             response = connection.getresponse()
             limit = self.max_body_bytes if response.status == 200 else _ERROR_BODY_BYTES
             length = response.getheader("Content-Length")

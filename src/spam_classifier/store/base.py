@@ -5,10 +5,14 @@ A store holds immutable versions and movable aliases under one root:
     versions/<version>/model.json      written first (and model.joblib, if the artifact has one)
     versions/<version>/manifest.json   written LAST: a version without a manifest does not exist yet
     aliases/<alias>.json               {"alias", "version", "history": [newest previous, ...], "updated"}
+    feedback/<sha256>/<label>.json     one labelled report (`spam_classifier.feedback` writes and reads them)
 
-`BaseStore` implements every operation once, on top of four storage primitives (read with an etag,
-create-if-absent, compare-and-swap, list), so the folder, memory and S3 stores differ only in how
-they do those four things and cannot drift apart in behaviour.
+`BaseStore` implements every operation once, on top of six storage primitives (read with an etag,
+create-if-absent, compare-and-swap, list, replace, delete), so the folder, memory and S3 stores differ
+only in how they do those things and cannot drift apart in behaviour.
+
+Feedback is kept apart from models on purpose: a server may write ``feedback/`` but never reads or lists
+it (its cloud role cannot), and nothing under ``feedback/`` is ever needed to serve a model.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from ..errors import ArtifactError, ConfigurationError, ModelNotFoundError, Stor
 
 __all__ = [
     "ALIAS_PATTERN",
+    "FEEDBACK_NAME_PATTERN",
     "HISTORY_LIMIT",
     "VERSION_PATTERN",
     "BaseStore",
     "ModelStore",
     "VersionInfo",
     "check_alias",
+    "check_feedback_name",
     "check_version",
 ]
 
@@ -42,6 +48,8 @@ __all__ = [
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: An alias name: lowercase, so ``Production`` and ``production`` cannot both exist.
 ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+#: A feedback object's name under ``feedback/``: the sha256 of the folded message, then its label.
+FEEDBACK_NAME_PATTERN = re.compile(r"^[0-9a-f]{64}/(?:ham|spam)\.json$")
 #: How many previous versions an alias remembers for `rollback`.
 HISTORY_LIMIT = 50
 
@@ -66,6 +74,15 @@ def check_alias(alias: str) -> str:
             "starting with a letter (e.g. production)"
         )
     return alias
+
+
+def check_feedback_name(name: str) -> str:
+    """Return `name` if it is a valid feedback object name (``<sha256>/<label>.json``), else raise."""
+    if not isinstance(name, str) or not FEEDBACK_NAME_PATTERN.match(name):
+        raise ConfigurationError(
+            f"feedback name {name!r} is not valid: expected <64 hex digits>/ham.json or <64 hex digits>/spam.json"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,14 @@ class ModelStore(Protocol):
     def fetch(self, version: str) -> Artifact: ...
 
     def read_alias(self, alias: str, *, etag: str | None = None) -> tuple[str | None, str]: ...
+
+    def put_feedback(self, name: str, data: bytes) -> bool: ...
+
+    def list_feedback(self) -> list[str]: ...
+
+    def read_feedback(self, name: str) -> bytes | None: ...
+
+    def delete_feedback(self, name: str) -> None: ...
 
 
 class BaseStore(ABC):
@@ -138,6 +163,14 @@ class BaseStore(ABC):
     @abstractmethod
     def _list(self, prefix: str) -> list[str]:
         """Every key that starts with `prefix`."""
+
+    @abstractmethod
+    def _replace(self, key: str, data: bytes) -> None:
+        """Write `key` in one atomic step whether or not it exists (readers see the old or the new bytes)."""
+
+    @abstractmethod
+    def _delete(self, key: str) -> None:
+        """Remove `key` (every stored copy of it); nothing happens if it is absent."""
 
     def _check_writable(self) -> None:
         """Raise StoreError if the store cannot be published to (e.g. the S3 bucket is missing)."""
@@ -277,6 +310,34 @@ class BaseStore(ABC):
         if data is None:
             return None, new_etag
         return _parse_alias(data, f"{self.uri}/aliases/{alias}.json")["version"], new_etag
+
+    # -- feedback ------------------------------------------------------------------------------------------
+
+    def put_feedback(self, name: str, data: bytes) -> bool:
+        """Write ``feedback/<name>`` atomically; True if it is new, False if it replaced the same report.
+
+        Never reads or lists (a server's role may only write feedback): a create-if-absent first tells
+        new from known, then a known report is overwritten so its ``received`` time is the latest.
+        """
+        key = f"feedback/{check_feedback_name(name)}"
+        if self._create(key, data):
+            return True
+        self._replace(key, data)
+        return False
+
+    def list_feedback(self) -> list[str]:
+        """Every feedback object's name (``<sha256>/<label>.json``), sorted; other keys under feedback/ are skipped."""
+        names = (key.removeprefix("feedback/") for key in self._list("feedback/"))
+        return sorted(name for name in names if FEEDBACK_NAME_PATTERN.match(name))
+
+    def read_feedback(self, name: str) -> bytes | None:
+        """The bytes of ``feedback/<name>``, or None if it is gone (purged since it was listed)."""
+        found = self._read(f"feedback/{check_feedback_name(name)}")
+        return None if found is None else found[0]
+
+    def delete_feedback(self, name: str) -> None:
+        """Remove ``feedback/<name>`` for good (on S3, every version of it)."""
+        self._delete(f"feedback/{check_feedback_name(name)}")
 
     # -- shared steps ------------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 Atomicity comes from the file system: a new file is written under a hidden temporary name and
 hard-linked into place (which fails if the name exists), and an alias is replaced with `os.replace`
 while holding an exclusive `flock` on ``aliases/.lock``, so concurrent processes cannot lose a move.
+A feedback report is replaced with `os.replace` of a complete temporary file, so a reader sees the old
+report or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -83,6 +85,20 @@ class LocalStore(BaseStore):
                 for path in base.rglob("*")
                 if path.is_file() and not path.name.startswith(".")
             )
+
+    def _replace(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        with self._errors("write", key):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._write_temporary(path, data), path)
+
+    def _delete(self, key: str) -> None:
+        path = self._path(key)
+        with self._errors("delete", key):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            with contextlib.suppress(OSError):  # the report's folder, once it holds no label any more
+                path.parent.rmdir()
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*key.split("/"))

@@ -54,6 +54,14 @@ class MemoryStore(BaseStore):
         with self._lock:
             return sorted(key for key in self.objects if key.startswith(prefix))
 
+    def _replace(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self.objects[key] = bytes(data)
+
+    def _delete(self, key: str) -> None:
+        with self._lock:
+            self.objects.pop(key, None)
+
 
 def _etag(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]

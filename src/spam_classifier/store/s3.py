@@ -1,14 +1,15 @@
-"""The S3 store: ``s3://bucket/prefix``; reads through a stdlib SigV4 client when it can, else boto3.
+"""The S3 store: ``s3://bucket/prefix``; reads and writes through a stdlib SigV4 client when it can, else boto3.
 
 boto3 finds the endpoint, region and credentials the standard way (``AWS_ENDPOINT_URL_S3``,
 ``AWS_REGION``, the credential chain), so tests against a local S3 server use the production code path.
 Versions are created with a conditional PUT (``If-None-Match: *``) and aliases moved with
 ``If-Match: <etag>``, so the server, not a read-then-write in the client, rejects a lost race.
 
-Serving only reads (`_read`: the alias with ``If-None-Match``, a version's manifest and model), and
-importing boto3 costs about 340 ms of a Lambda cold start. So when the environment has static keys and
-a region (what Lambda provides), reads go through `_sigv4.S3Reader` and boto3 is imported only for
-writes and listings; otherwise (profiles, SSO, instance roles, ...) every operation uses boto3.
+Serving reads (`_read`: the alias with ``If-None-Match``, a version's manifest and model) and writes
+feedback reports (`_create`, `_replace`), and importing boto3 costs about 340 ms of a Lambda cold start.
+So when the environment has static keys and a region (what Lambda provides), reads and PUTs go through
+`_sigv4.S3Reader` and boto3 is imported only for listings, deletes and the bucket check of `publish`;
+otherwise (profiles, SSO, instance roles, ...) every operation uses boto3.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class S3Store(BaseStore):
     """A model store under ``s3://bucket/prefix``."""
 
     schemes = ("s3",)
-    #: Read through the stdlib reader when the environment allows it; tests set False to run everything on boto3.
+    #: Read (and PUT) through the stdlib client when the environment allows it; tests set False to run all on boto3.
     _stdlib_reads: ClassVar[bool] = True
 
     def __init__(self, uri: str) -> None:
@@ -116,6 +117,23 @@ class S3Store(BaseStore):
             return False
         return True
 
+    def _replace(self, key: str, data: bytes) -> None:
+        self._put(key, data)
+
+    def _delete(self, key: str) -> None:
+        """Delete every version and delete marker of `key`, so a purged report leaves no copy in a versioned bucket."""
+        full_key = self.prefix + key
+        with self._errors("delete", key):
+            doomed: list[dict[str, str]] = []
+            for page in self._client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=full_key
+            ):
+                for item in [*page.get("Versions", ()), *page.get("DeleteMarkers", ())]:
+                    if item["Key"] == full_key:
+                        doomed.append({"Key": full_key, "VersionId": item["VersionId"]})
+            for entry in doomed or [{"Key": full_key}]:
+                self._client.delete_object(Bucket=self.bucket, **entry)
+
     def _list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         with self._errors("list", prefix):
@@ -139,6 +157,10 @@ class S3Store(BaseStore):
         self._bucket_checked = True
 
     def _put(self, key: str, data: bytes, **condition: str) -> None:
+        """One PUT, optionally conditional (``IfNoneMatch="*"`` or ``IfMatch=etag``); a failed condition is _Refused."""
+        if self._reader is not None:
+            self._put_with_stdlib(key, data, **condition)
+            return
         with self._errors("write", key):
             try:
                 self._client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, **condition)
@@ -147,11 +169,30 @@ class S3Store(BaseStore):
                 if code in _PRECONDITION_FAILED | _CONFLICT:
                     raise _Refused(code) from None
                 if code in ("NotImplemented", "501"):
-                    raise StoreError(
-                        f"{self.uri}: the S3 server at {self._endpoint()} does not support conditional writes "
-                        "(If-None-Match / If-Match); use AWS S3 or a server that does (e.g. SeaweedFS >= 4)"
-                    ) from None
+                    raise StoreError(self._no_conditional_writes()) from None
                 raise
+
+    def _put_with_stdlib(self, key: str, data: bytes, **condition: str) -> None:
+        from ._sigv4 import S3ErrorResponse, S3TransportError
+
+        assert self._reader is not None
+        try:
+            self._reader.put_object(
+                self.bucket,
+                self.prefix + key,
+                data,
+                if_none_match=condition.get("IfNoneMatch"),
+                if_match=condition.get("IfMatch"),
+                content_type="application/json" if key.endswith(".json") else None,
+            )
+        except S3ErrorResponse as exc:
+            if exc.code in _PRECONDITION_FAILED | _CONFLICT:
+                raise _Refused(exc.code) from None
+            if exc.code in ("NotImplemented", "501"):
+                raise StoreError(self._no_conditional_writes()) from None
+            raise self._refusal("write", key, exc.code, exc.message) from None
+        except S3TransportError as exc:
+            raise self._unreachable("write", key, str(exc)) from None
 
     @contextlib.contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:
@@ -184,6 +225,12 @@ class S3Store(BaseStore):
         """The StoreError when no answer came back (connection refused, timeout, ...)."""
         return StoreError(
             f"{self.uri}: cannot {action} {key}: {problem}; check AWS_ENDPOINT_URL_S3, the credentials and the network"
+        )
+
+    def _no_conditional_writes(self) -> str:
+        return (
+            f"{self.uri}: the S3 server at {self._endpoint()} does not support conditional writes "
+            "(If-None-Match / If-Match); use AWS S3 or a server that does (e.g. SeaweedFS >= 4)"
         )
 
     def _missing_bucket(self) -> str:
