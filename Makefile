@@ -1,10 +1,11 @@
 # Two commands on a fresh machine:  `make demo`  (set up, predict, evaluate)  and  `make test`  (the whole suite).
 PYTHON ?= python3
+# Catalog corpora (`--data NAME`) are copied from this mirror into the data directory on first use.
+export SPAM_CLASSIFIER_MIRROR ?= $(abspath ../shared/data)
 VENV := .venv
 BIN := $(VENV)/bin
-SMS := ../shared/data/sms-spam-collection/SMSSpamCollection
 
-.PHONY: setup tools demo test lint model docs clean
+.PHONY: setup tools demo test lint model quality docs clean
 
 $(BIN)/spam-classifier: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,22 +20,27 @@ tools: setup  ## the offline AWS stand-ins: Lambda RIE and the SAM CLI
 
 demo: setup  ## predictions with the shipped model, a 5-fold evaluation on SMS, then the API on :8000
 	$(BIN)/spam-classifier predict "WINNER!! Claim your free iPhone now" "Are we still on for lunch tomorrow?"
-	$(BIN)/spam-classifier evaluate --data sms:$(SMS) --cv 5
+	$(BIN)/spam-classifier evaluate --data sms --cv 5
 	@echo "Serving the shipped model: try http://127.0.0.1:8000/docs (Ctrl-C to stop)"
 	$(BIN)/spam-classifier serve --host 127.0.0.1 --port 8000
 
 test: tools  ## the whole test suite: lint, docs drift, dependency audit, then pytest (what CI runs)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python scripts/cli_reference.py --check
+	$(BIN)/python scripts/quality.py --check
 	bash scripts/audit.sh
 	$(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts
 
-model: setup  ## rebuild the shipped default model (fixed seeds): SMS + SpamAssassin
-	$(BIN)/spam-classifier train --data sms:$(SMS) --data spamassassin --out build/default-model
+model: setup  ## rebuild the shipped default model (fixed seeds) from every catalog corpus whose licence allows it
+	rm -rf build/default-model
+	$(BIN)/spam-classifier train --data sms --data spamassassin --data nus-sms --data youtube --out build/default-model
 	rm -rf src/spam_classifier/models/default && cp -r build/default-model src/spam_classifier/models/default
+
+quality: setup  ## in-corpus CV and the cross-corpus table: reports/quality.json and the README's tables (about an hour)
+	$(BIN)/python scripts/quality.py
 
 docs: setup  ## regenerate docs/cli-reference.md from every command's --help
 	$(BIN)/python scripts/cli_reference.py

@@ -1,7 +1,7 @@
-"""The scorer reproduces scikit-learn: every message of both corpora, every model kind, |difference| <= 1e-9.
+"""The scorer reproduces scikit-learn: real messages of both corpora, every model kind, |difference| <= 1e-9.
 
-These train real models on the real corpora (SMS from ../shared, SpamAssassin from the npm registry
-cache), so they take a minute or two.
+The models are the session's shared ones (tests/trained.py), saved as artifacts and scored on the
+held-out messages of both corpora, duplicates and all; the shipped model on every second message.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SMS_PATH
 from spam_classifier import load_model
 from spam_classifier.artifact import read_artifact
 from spam_classifier.compiler import CompileError, compile_pipeline, save_model
 from spam_classifier.corpora import load_corpus
 from spam_classifier.scorer import DEFAULT_MODEL_DIR
-from spam_classifier.train import MODEL_KINDS, fit_pipeline
+from spam_classifier.train import MODEL_KINDS
+from trained import split, trained
 
 joblib = pytest.importorskip("joblib")
 
@@ -25,41 +25,36 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def all_messages() -> list[str]:
-    """Every message of both corpora, duplicates included: what a server could be asked."""
-    pairs = load_corpus(f"sms:{SMS_PATH}") + load_corpus("spamassassin")
-    return [message for message, _ in pairs]
-
-
-@pytest.fixture(scope="module")
 def training_sample() -> tuple[list[str], list[str]]:
-    """All of SMS plus every fourth SpamAssassin email: both kinds of text, quick to fit."""
-    pairs = load_corpus(f"sms:{SMS_PATH}") + load_corpus("spamassassin")[::4]
-    return [message for message, _ in pairs], [label for _, label in pairs]
+    data = split()
+    return data.train_messages, data.train_labels
 
 
-def _assert_parity(artifact_dir: Path, messages: list[str]) -> None:
+def _assert_parity(artifact_dir: Path, messages: list[str], expected: np.ndarray | None = None) -> None:
     pipeline = joblib.load(artifact_dir / "model.joblib")
     X = np.asarray(messages, dtype=object)
-    expected = pipeline.predict_proba(X)[:, list(pipeline.classes_).index("spam")]
+    if expected is None:
+        expected = pipeline.predict_proba(X)[:, list(pipeline.classes_).index("spam")]
     model = load_model(artifact_dir)
     got = np.asarray(model.predict_proba(messages))
     worst = int(np.argmax(np.abs(got - expected)))
     assert abs(got[worst] - expected[worst]) <= 1e-9, f"message {worst}: {got[worst]!r} != {expected[worst]!r}"
-    assert model.predict(messages) == pipeline.predict(X).tolist()
+    assert model.predict(messages) == pipeline.labels(X, expected).tolist()
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_parity_every_model_kind_on_both_corpora(kind, training_sample, all_messages, tmp_path):
-    messages, labels = training_sample
-    trained = fit_pipeline(messages, labels, kind=kind, folds=2, n_jobs=2)
-    save_model(trained.pipeline, tmp_path / kind, kind=kind, manifest={"metrics": {}})
-    _assert_parity(tmp_path / kind, all_messages)
+def test_parity_every_model_kind_on_both_corpora(kind, tmp_path):
+    model = trained(kind)
+    save_model(model.pipeline, tmp_path / kind, kind=kind, manifest={"metrics": {}})
+    messages = [m for name in split().test for m in split().test[name][0]]
+    expected = np.concatenate([model.test_probability[name] for name in split().test])
+    _assert_parity(tmp_path / kind, messages, expected)
 
 
-def test_parity_shipped_default_model_on_both_corpora(all_messages):
+def test_parity_shipped_default_model_on_both_corpora():
     read_artifact(DEFAULT_MODEL_DIR, include_pipeline=True)  # verified, model.joblib included
-    _assert_parity(DEFAULT_MODEL_DIR, all_messages)
+    pairs = load_corpus("sms") + load_corpus("spamassassin")
+    _assert_parity(DEFAULT_MODEL_DIR, [message for message, _ in pairs[::2]])
 
 
 def test_compile_pipeline_refuses_what_the_scorer_cannot_reproduce(training_sample):

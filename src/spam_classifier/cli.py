@@ -83,9 +83,9 @@ def _data_options(function: Any) -> Any:
         click.option("--text-column", default="text", show_default=True, help="csv/jsonl: the message column."),
         click.option("--label-column", default="label", show_default=True, help="csv/jsonl: the label column."),
         click.option("--jobs", type=click.IntRange(1), default=2, show_default=True, help="Parallel CV workers."),
-        click.option("--weight-cap", type=click.IntRange(1), default=None, metavar="N",
-                     help="Weigh each (source, label) cell as at most N messages, so a large one-sided corpus "
-                          "does not drown the others. [default: no cap]"),
+        click.option("--weight-cap", type=click.IntRange(1), default=5_000, show_default=True, metavar="N",
+                     help="Weigh each (--data source, label) cell as at most N messages, so a large one-sided "
+                          "corpus does not drown the others."),
     ]):
         function = option(function)
     return function
@@ -114,8 +114,12 @@ def _progress(label: str, steps: int) -> Iterator[Callable[[str], None]]:
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
               help="CV folds for choosing hyper-parameters and the threshold.")
 @click.option("--no-pipeline", is_flag=True, help="Leave model.joblib out (a runtime-only artifact).")
+@click.option("--cross-corpus-report", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A cross-corpus result of this design (reports/quality.json or an evaluate --cross-corpus "
+                   "metrics.json) to carry in the manifest, for `info` and GET /model.")
 def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
-          jobs: int, weight_cap: int | None, out: str, folds: int, no_pipeline: bool) -> None:
+          jobs: int, weight_cap: int | None, out: str, folds: int, no_pipeline: bool,
+          cross_corpus_report: str | None) -> None:
     """Train a model and write its artifact: model.json, manifest.json, model.joblib.
 
     Hyper-parameters and the threshold are chosen by stratified CV on the training data only,
@@ -131,10 +135,18 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
 
     if Path(out).exists():
         raise click.BadParameter(f"{out} already exists; choose a new directory", param_hint="--out")
+    cross_corpus = None
+    if cross_corpus_report is not None:
+        report = json.loads(Path(cross_corpus_report).read_text())
+        cross_corpus = report.get("cross_corpus", report)
+        if "corpora" not in cross_corpus:
+            raise click.BadParameter(f"{cross_corpus_report} holds no cross-corpus result",
+                                     param_hint="--cross-corpus-report")
     corpus = _load_corpus(sources, text_column, label_column)
     with _progress(f"Training the {kind} model", fit_steps(folds)) as tick:
         artifact = train_model(corpus, out, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,  # type: ignore[arg-type]
-                               weight_cap=weight_cap, include_pipeline=not no_pipeline, n_jobs=jobs, progress=tick)
+                               weight_cap=weight_cap, include_pipeline=not no_pipeline, n_jobs=jobs, progress=tick,
+                               cross_corpus=cross_corpus)
     found = artifact.manifest["metrics"]
     click.echo(f"Wrote {out} (version {artifact.version}).")
     thresholds = artifact.model["thresholds"]
@@ -185,14 +197,12 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
         with _progress(f"Training the {kind} model", fit_steps(folds)) as tick:
             trained = fit_pipeline(corpus.messages, corpus.labels, kind=kind, folds=folds,  # type: ignore[arg-type]
                                    target_ham_fpr=target_ham_fpr, n_jobs=jobs, progress=tick,
-                                   sample_weight=_weights(corpus, weight_cap))
+                                   sample_weight=_weights(corpus, weight_cap), groups=corpus.groups)
         evaluation = evaluate_on(trained.pipeline, trained.threshold, test, kind=kind)
     else:
-        if weight_cap is not None:
-            raise click.UsageError("--weight-cap needs --test-data or --cross-corpus (CV mixes the sources)")
         with _progress(f"Cross-validating the {kind} model", cv * fit_steps(5)) as tick:
             evaluation = cross_validate(corpus, kind=kind, cv=cv, target_ham_fpr=target_ham_fpr,  # type: ignore[arg-type]
-                                        n_jobs=jobs, progress=tick)
+                                        weight_cap=weight_cap, n_jobs=jobs, progress=tick)
     result = evaluation.metrics()
     report = write_report(evaluation, report_dir or Path("reports") / f"{kind}-evaluation")
     if as_json:
@@ -365,11 +375,21 @@ def info(model_uri: str | None, as_json: bool) -> None:
     if data:
         click.echo(f"trained on  {', '.join(data.get('sources', []))}: {data.get('n')} messages, "
                    f"{data.get('n_spam')} spam, {data.get('duplicates_removed')} duplicates removed")
+    for row in data.get("corpora", []):
+        licence = f", {row['licence']}" if "licence" in row else ""
+        click.echo(f"  {row['source']:<12} {row['ham']} ham, {row['spam']} spam{licence}")
     if found:
         click.echo(f"metrics     {found.get('protocol', '')}")
         for name in ("f1", "precision", "recall", "mcc", "roc_auc", "ham_fpr"):
             if name in found:
                 click.echo(f"  {name:<9} {found[name]:.4f}")
+    cross = manifest.get("cross_corpus")
+    if cross:
+        click.echo("cross-corpus  each corpus left out of training in turn (this design; make quality)")
+        for row in cross.get("corpora", []):
+            figures = ", ".join(f"{name} {row[name]:.4f}" for name in ("roc_auc", "recall", "ham_fpr")
+                                if row.get(name) is not None)
+            click.echo(f"  {row['corpus']:<12} {figures}")
     libraries = manifest.get("libraries", {})
     if libraries:
         click.echo("libraries   " + ", ".join(f"{name} {value}" for name, value in sorted(libraries.items())))

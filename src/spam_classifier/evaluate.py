@@ -33,6 +33,7 @@ from .preprocess import fold_message
 from .train import ModelKind, Progress, feature_texts, fit_pipeline
 
 __all__ = [
+    "DEFAULT_WEIGHT_CAP",
     "CrossCorpusEvaluation",
     "Evaluation",
     "corpus_weights",
@@ -43,6 +44,9 @@ __all__ = [
     "write_cross_corpus_report",
     "write_report",
 ]
+
+#: Each (corpus, label) cell weighs at most this many messages in training (`corpus_weights`).
+DEFAULT_WEIGHT_CAP = 5_000
 
 
 class Evaluation:
@@ -87,7 +91,8 @@ def metrics(y_true: Sequence[str], spam_probability: Sequence[float], predicted:
 
 
 def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, target_ham_fpr: float = 0.001,
-                   random_state: int = 0, n_jobs: int | None = None, progress: Progress | None = None) -> Evaluation:
+                   weight_cap: int | None = DEFAULT_WEIGHT_CAP, random_state: int = 0, n_jobs: int | None = None,
+                   progress: Progress | None = None) -> Evaluation:
     """Stratified `cv`-fold CV; each fold trains from scratch on its own training part.
 
     `progress` is called ``cv * fit_steps(5)`` times.
@@ -95,12 +100,15 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
     X = np.asarray(corpus.messages, dtype=object)
     y = np.asarray(corpus.labels, dtype=object)
     texts = np.asarray(feature_texts(X, kind=kind), dtype=object)  # once, not once per fold
+    groups = np.asarray(corpus.groups or [""] * len(y), dtype=object)
+    weights = None if weight_cap is None else corpus_weights(groups, y, cap=weight_cap)
     probability = np.empty(len(y))
     predicted = np.empty(len(y), dtype=object)
     thresholds = []
     for train, test in StratifiedKFold(cv, shuffle=True, random_state=random_state).split(X, y):
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr,
-                               random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train])
+                               random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
+                               sample_weight=None if weights is None else weights[train], groups=groups[train])
         probability[test] = _feature_probability(trained.pipeline, texts[test])
         predicted[test] = trained.pipeline.labels(X[test], probability[test])  # predict() would score them again
         thresholds.append(trained.threshold)
@@ -165,8 +173,8 @@ def _cell(value: float | None) -> str:
 
 
 def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", target_ham_fpr: float = 0.001,
-                 folds: int = 5, weight_cap: int | None = None, random_state: int = 0, n_jobs: int | None = None,
-                 progress: Progress | None = None) -> CrossCorpusEvaluation:
+                 folds: int = 5, weight_cap: int | None = DEFAULT_WEIGHT_CAP, random_state: int = 0,
+                 n_jobs: int | None = None, progress: Progress | None = None) -> CrossCorpusEvaluation:
     """Leave each corpus out in turn: train on the others, score it at the thresholds they chose.
 
     Every message of the left-out corpus that also occurs (normalised as in de-duplication) in the
@@ -192,7 +200,7 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
         test = (groups == name) & np.asarray([key not in seen for key in keys])
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
                                random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
-                               sample_weight=None if weights is None else weights[train])
+                               sample_weight=None if weights is None else weights[train], groups=groups[train])
         probability = _feature_probability(trained.pipeline, texts[test])
         predicted = trained.pipeline.labels(X[test], probability)
         evaluation.rows.append(_left_out_row(name, y[test], probability, predicted,
