@@ -190,7 +190,7 @@ def test_batch_bad_arguments_are_one_line_errors(tmp_path):
 
 
 @pytest.mark.s3
-def test_batch_reads_an_s3_prefix(s3_bucket, tmp_path, model):
+def test_batch_reads_an_s3_prefix_with_a_model_from_an_s3_store(s3_bucket, tmp_path, model):
     import boto3
 
     client = boto3.session.Session().client("s3")
@@ -199,8 +199,13 @@ def test_batch_reads_an_s3_prefix(s3_bucket, tmp_path, model):
     client.put_object(Bucket=s3_bucket, Key="mail/2026/c.jsonl",
                       Body=b"".join(json.dumps({"text": text}).encode() + b"\n" for text in SMS[:3]))
     client.put_object(Bucket=s3_bucket, Key="other/skip.eml", Body=EMAILS[2])
+    from spam_classifier.scorer import DEFAULT_MODEL_DIR
+    from spam_classifier.store import open_store
+
+    open_store(f"s3://{s3_bucket}/models").publish(DEFAULT_MODEL_DIR, alias="production")
     out = tmp_path / "s3.jsonl"
-    code, output = _score(f"s3://{s3_bucket}/mail/", "--out", str(out), "--jobs", "2")
+    code, output = _score(f"s3://{s3_bucket}/mail/", "--out", str(out), "--jobs", "2",
+                          "--model", f"s3://{s3_bucket}/models@production")
     assert code == 0, output
     rows = _rows(out)
     base = f"s3://{s3_bucket}/mail/2026"
