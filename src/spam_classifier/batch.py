@@ -120,7 +120,7 @@ class BatchSummary:
         """The one-line summary the CLI prints."""
         state = "interrupted: " if self.interrupted else ""
         return (f"{state}read {self.read}, scored {self.scored} (spam {self.spam}, ham {self.ham}), "
-                f"errors {self.errors} in {self.seconds:.1f} s ({self.messages_per_second:,.0f} msgs/s)")
+                f"errors {self.errors} in {self.seconds:.2f} s ({self.messages_per_second:,.0f} msgs/s)")
 
 
 def output_format_for(path: str, given: str | None) -> OutputFormat:
@@ -373,10 +373,12 @@ def _chunks(records: Iterator[Record], stop: threading.Event) -> Iterator[list[R
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(model_uri: str | None, cache_dir: str | None, output_format: OutputFormat) -> None:
-    """Pool initializer: load the model once per process; Ctrl-C is the parent's to handle."""
+def _start_worker(model_uri: str | None, cache_dir: str | None, output_format: OutputFormat, version: str) -> None:
+    """Pool initializer: the model once per process (a forked worker has the parent's); Ctrl-C is the parent's."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker["model"] = _load_model(model_uri, cache_dir)
+    inherited = _worker.get("model")
+    if inherited is None or inherited.version != version:
+        _worker["model"] = _load_model(model_uri, cache_dir)
     _worker["format"] = output_format
 
 
@@ -465,18 +467,27 @@ def run_batch(inputs: Iterable[str], out: IO[str], model: Model, options: BatchO
 
 def _run_pool(chunks: Iterator[list[Record]], write: Callable[[tuple[str, int, int, int]], None],
               options: BatchOptions, model: Model, model_uri: str | None) -> None:
-    """Fan chunks out to `jobs` processes with at most ``4 * jobs`` in flight; write results in order or as done."""
+    """Fan chunks out to `jobs` processes with at most ``4 * jobs`` in flight; write results in order or as done.
+
+    Where processes fork (Linux), workers inherit the loaded model; elsewhere each loads the version the parent
+    resolved (pinned, from a cache the parent fills), so an alias moving mid-run cannot mix two models.
+    """
+    import multiprocessing
+
     from .source import parse_model_uri
 
+    _worker.update(model=model, format=options.output_format)
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if forks else None)
     store_uri, _ = parse_model_uri(model_uri)
-    pinned = model_uri if store_uri is None else f"{store_uri}@{model.version}"  # every worker: the same version
-    cache_dir = tempfile.mkdtemp(prefix="spam-classifier-batch-") if store_uri is not None else None
+    pinned = model_uri if store_uri is None else f"{store_uri}@{model.version}"
+    cache_dir = tempfile.mkdtemp(prefix="spam-classifier-batch-") if store_uri is not None and not forks else None
     limit = 4 * options.jobs
     try:
         if cache_dir is not None:
             _load_model(pinned, cache_dir)  # fetch once into the cache the workers read
-        with ProcessPoolExecutor(options.jobs, initializer=_start_worker,
-                                 initargs=(pinned, cache_dir, options.output_format)) as pool:
+        with ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_start_worker,
+                                 initargs=(pinned, cache_dir, options.output_format, model.version)) as pool:
             pending: deque[Future[tuple[str, int, int, int]]] = deque()
             for chunk in chunks:
                 pending.append(pool.submit(_score_chunk, chunk))
