@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="Where to write the Parquet dataset.")
     parser.add_argument("--mode", choices=("errorifexists", "overwrite"), default="errorifexists")
     parser.add_argument("--master", default=None, help="Only without spark-submit, e.g. local[2].")
-    args = parser.parse_args(argv)
+    # AWS Glue adds its own arguments (--JOB_NAME, --JOB_RUN_ID, --TempDir, ...) to every job: ignore them.
+    args, _ = parser.parse_known_args(argv)
 
     from pyspark.sql import SparkSession
 
