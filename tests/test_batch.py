@@ -180,6 +180,17 @@ def test_batch_unordered_writes_the_same_rows(tmp_path, model):
     assert [row["spam_probability"] for row in first] == model.predict_proba(SMS)
 
 
+def test_batch_progress_line_and_summary_go_to_stderr(tmp_path):
+    source = tmp_path / "sms.txt"
+    source.write_text("\n".join(SMS[:10]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["score", str(source), "--out", "-", "--progress", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [f"{source}:{n}" for n in range(1, 11)]
+    assert "\r10 messages  " in result.stderr and " msgs/s  0 errors" in result.stderr
+    last = result.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("read 10, scored 10 (spam ") and last.endswith("; wrote -")
+
+
 def test_batch_bad_arguments_are_one_line_errors(tmp_path):
     code, output = _score(str(tmp_path / "nope.mbox"), "--out", str(tmp_path / "x.jsonl"))
     assert code == 2 and "nope.mbox: no such file or folder" in output

@@ -288,8 +288,8 @@ def score(inputs: tuple[str, ...], out: str, output_format: str | None, input_fo
 
 
 def _progress_line() -> Callable[[Any], None]:
-    """A stderr line redrawn at most 5 times a second: messages, messages/s, errors."""
-    shown = [0.0]
+    """A stderr line redrawn at most 5 times a second (and after the first chunk): messages, messages/s, errors."""
+    shown = [-1.0]
 
     def update(summary: Any) -> None:
         if summary.seconds - shown[0] >= 0.2:
