@@ -2,6 +2,7 @@
 # The offline AWS stand-ins, installed into .tools/ (idempotent; `make tools` runs it, CI too):
 #   .tools/aws-lambda-rie   the Lambda Runtime Interface Emulator, taken from the aws-sam-cli wheel, sha256-checked
 #   .tools/sam-venv         the AWS SAM CLI in its own virtualenv (sam local generate-event, sam validate)
+#   java (system)           a JVM for PySpark's local mode (tests/test_spark.py): Debian's openjdk-17-jre-headless
 # See ../shared/docs/aws-offline.md for why and how these are used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,20 @@ PY=.venv/bin/python
 UV=.venv/bin/uv
 
 mkdir -p "$TOOLS"
+
+# PySpark 4 runs on Java 17 or newer. Installed with apt-get only when no java is on PATH (CI runs this as root).
+if command -v java >/dev/null 2>&1; then
+    echo "tools: java already present ($(java -version 2>&1 | head -n1))"
+else
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "tools: ERROR: no java on PATH; install a JDK/JRE 17+ (Debian: apt-get install openjdk-17-jre-headless)" >&2
+        exit 1
+    fi
+    echo "tools: installing openjdk-17-jre-headless with apt-get (for PySpark)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+    java -version 2>&1 | head -n1
+fi
 
 rie_ok() { [ -x "$RIE" ] && echo "$RIE_SHA256  $RIE" | sha256sum --quiet -c - 2>/dev/null; }
 

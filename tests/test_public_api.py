@@ -23,6 +23,8 @@ _NUMERIC = ("sklearn", "numpy", "scipy", "joblib")
 _AWS = ("boto3", "botocore")
 #: Loaded only when an hf:// model URI is used.
 _HUB = ("huggingface_hub", "httpx2", "hf_xet")
+#: Only spam_classifier.spark uses these, and only inside its functions (issue #12).
+_SPARK = ("pyspark", "py4j", "pyarrow", "pandas")
 
 
 def _module_names() -> list[str]:
@@ -134,18 +136,21 @@ _RUNTIME_MODULES = [
     "spam_classifier.source",
     "spam_classifier.config",
     "spam_classifier.feedback",
+    "spam_classifier.batch",
+    "spam_classifier.spark",
 ]
 
 
 @pytest.mark.parametrize("module", _RUNTIME_MODULES)
-def test_runtime_module_imports_no_numeric_stack_no_boto3_and_no_hub_client(module: str, tmp_path: Path) -> None:
+def test_runtime_module_imports_no_numeric_stack_no_boto3_no_hub_client_and_no_spark(module: str,
+                                                                                     tmp_path: Path) -> None:
     make_test_artifact(tmp_path / "model")  # aws_lambda loads MODEL_URI at import
     modules = _run_fresh(
         f"import json, sys, importlib; importlib.import_module({module!r}); print(json.dumps(sorted(sys.modules)))",
         MODEL_URI=str(tmp_path / "model"),
     )
     assert module in modules
-    assert _loaded(modules, _NUMERIC + _AWS + _HUB) == []
+    assert _loaded(modules, _NUMERIC + _AWS + _HUB + _SPARK) == []
 
 
 _OPEN_S3 = """

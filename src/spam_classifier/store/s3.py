@@ -27,7 +27,7 @@ from .base import BaseStore
 if TYPE_CHECKING:
     from ._sigv4 import S3Reader
 
-__all__ = ["S3Store"]
+__all__ = ["S3Store", "make_s3_client"]
 
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MISSING_KEY = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -54,14 +54,14 @@ class S3Store(BaseStore):
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self._reader = _make_reader() if self._stdlib_reads else None
-        self._boto3_client = None if self._reader is not None else _make_client()
+        self._boto3_client = None if self._reader is not None else make_s3_client()
         self._bucket_checked = False
 
     @property
     def _client(self) -> Any:
         """The boto3 client, made on first use when reads go through the stdlib reader."""
         if self._boto3_client is None:
-            self._boto3_client = _make_client()
+            self._boto3_client = make_s3_client()
         return self._boto3_client
 
     def _read(self, key: str, *, etag: str | None = None) -> tuple[bytes | None, str] | None:
@@ -263,7 +263,8 @@ def _make_reader() -> S3Reader | None:
         ) from None
 
 
-def _make_client() -> Any:
+def make_s3_client() -> Any:
+    """A boto3 S3 client configured the standard way (endpoint, region, credentials), with short timeouts."""
     try:
         import boto3
         from botocore.config import Config
