@@ -15,11 +15,14 @@ pipeline (`SpamPipeline.thresholds`), so ``model.joblib``'s ``predict`` and the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -28,6 +31,11 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
+
+try:  # what scikit-learn's own _count_vocab returns its matrix through (sparse array or matrix, as configured)
+    from sklearn.utils._sparse import _align_api_if_sparse
+except ImportError:  # scikit-learn < 1.9 returns a csr_matrix
+    _align_api_if_sparse = sp.csr_matrix
 
 from .preprocess import CHANNELS, message_channel, preprocess_messages
 
@@ -40,6 +48,7 @@ __all__ = [
     "Progress",
     "SpamPipeline",
     "TrainedModel",
+    "WordGramTfidfVectorizer",
     "build_pipeline",
     "choose_threshold",
     "feature_texts",
@@ -103,6 +112,74 @@ class SpamPipeline(Pipeline):
         return np.asarray(["spam" if p >= thresholds[message_channel(m)] else "ham" for p, m in pairs], dtype=object)
 
 
+class WordGramTfidfVectorizer(TfidfVectorizer):
+    """A TfidfVectorizer whose char_wb counting works word by word: the same matrix, several times faster.
+
+    char_wb n-grams never cross a word, so a document's counts are its distinct words' n-grams times
+    how often each word occurs, and a word's n-grams need computing once per fit, not once per
+    occurrence; the counting itself runs in C (`Counter.update`). scikit-learn counts n-gram by
+    n-gram in Python, which made fitting on a few thousand emails take minutes. Parameters, fitted
+    attributes and results are TfidfVectorizer's (tests compare the two), so the compiler and the
+    scorer treat it as one.
+    """
+
+    _MEMO_WORDS = 200_000  # distinct words whose term indexes are kept per call: tens of MB at most
+    _MEMO_WORD_CHARS = 40
+
+    def _count_vocab(self, raw_documents: Iterable[Any], fixed_vocab: bool) -> tuple[dict[str, int], Any]:
+        plain = self.preprocessor is None and self.tokenizer is None and self.strip_accents is None
+        if self.analyzer != "char_wb" or not plain:
+            return super()._count_vocab(raw_documents, fixed_vocab)
+        vocabulary: Any = self.vocabulary_ if fixed_vocab else defaultdict()
+        if not fixed_vocab:
+            vocabulary.default_factory = vocabulary.__len__
+        low, high = self.ngram_range
+        memo: dict[str, list[int]] = {}
+        j_indices: list[int] = []
+        indptr = [0]
+        values = array("i")
+        for raw in raw_documents:
+            doc = self.decode(raw)
+            counts: Counter[int] = Counter()
+            for word, times in Counter((doc.lower() if self.lowercase else doc).split()).items():
+                indexes = memo.get(word)
+                if indexes is None:
+                    grams = _char_wb_grams(word, low, high)
+                    indexes = ([vocabulary[gram] for gram in grams if gram in vocabulary] if fixed_vocab
+                               else [vocabulary[gram] for gram in grams])
+                    if len(word) <= self._MEMO_WORD_CHARS:
+                        if len(memo) >= self._MEMO_WORDS:
+                            memo.clear()
+                        memo[word] = indexes
+                counts.update(indexes if times == 1 else indexes * times)
+            j_indices.extend(counts.keys())
+            values.extend(counts.values())
+            indptr.append(len(j_indices))
+        if not fixed_vocab:
+            vocabulary = dict(vocabulary)
+            if not vocabulary:
+                raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        index_type = np.int64 if indptr[-1] > np.iinfo(np.int32).max else np.int32
+        matrix = sp.csr_array((np.frombuffer(values, dtype=np.intc), np.asarray(j_indices, dtype=index_type),
+                               np.asarray(indptr, dtype=index_type)),
+                              shape=(len(indptr) - 1, len(vocabulary)), dtype=self.dtype)
+        matrix.sort_indices()
+        return vocabulary, _align_api_if_sparse(matrix)
+
+
+def _char_wb_grams(word: str, low: int, high: int) -> list[str]:
+    """scikit-learn's char_wb n-grams of one word, in its order (`_VectorizerMixin._char_wb_ngrams`)."""
+    padded = f" {word} "
+    length = len(padded)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if n >= length:  # the padded word is shorter than n: counted once, whole, and no longer n-grams
+            grams.append(padded)
+            break
+        grams += [padded[start : start + n] for start in range(length - n + 1)]
+    return grams
+
+
 def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
                    thresholds: dict[str, float] | None = None) -> SpamPipeline:
     """An unfitted pipeline of the given kind: raw messages in, ``predict_proba`` out."""
@@ -115,8 +192,8 @@ def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
                                           max_features=MAX_WORD_FEATURES)),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=2,
-                                          max_features=MAX_CHAR_FEATURES)),
+                ("chars", WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True,
+                                                  min_df=2, max_features=MAX_CHAR_FEATURES)),
             ]
         )
         classifier = LogisticRegression(C=C, solver="liblinear", max_iter=1000)
@@ -181,7 +258,8 @@ def fit_pipeline(
     if len(T) != len(y) or (w is not None and len(w) != len(y)):
         raise ValueError("messages, labels, texts and sample_weight must have the same length")
     grid = C_GRID if kind == "default" else (None,)
-    splits = _splits(y, groups, folds, random_state)
+    channels = np.asarray([message_channel(message) for message in X], dtype=object)
+    splits = _splits(y, channels, groups, folds, random_state)
     # The final model's features do not depend on the grid, so they are fitted alongside the folds.
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
         [delayed(_fold_scores)(kind, grid, T, y, w, train, test) for train, test in splits]
@@ -195,7 +273,6 @@ def fit_pipeline(
         say(f"cross-validated fold {number}/{folds}")
     features, matrix = next(results)
     is_ham = y == "ham"
-    channels = np.asarray([message_channel(message) for message in X], dtype=object)
     corpora = np.asarray(groups if groups is not None else [""] * len(y), dtype=object)
     selection = []
     for c in grid:
@@ -216,15 +293,33 @@ def fit_pipeline(
                         oof[grid[best_index]].tolist(), thresholds)
 
 
-def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int,
+def _splits(y: np.ndarray, channels: np.ndarray, groups: Sequence[str] | None, folds: int,
             random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds, or corpus-whole folds when `groups` holds several corpora and each fold can train."""
-    if groups is not None and len(set(groups)) >= 2:
-        group_array = np.asarray(groups, dtype=object)
-        splits = list(GroupKFold(min(folds, len(set(groups)))).split(y, y, group_array))
-        if all(set(y[train]) == {"ham", "spam"} for train, _ in splits):
-            return splits
-    return list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(y, y))
+    """Stratified folds, or folds that keep corpora whole where that says something.
+
+    With several corpora, a channel whose ham comes from two or more of them keeps each corpus in one
+    fold, so its out-of-fold ham scores (and so its threshold) are those of a model meeting a mailbox
+    it never saw. A corpus that is its channel's only source of ham is spread over the folds instead:
+    without it the channel would have no ham at all to learn from.
+    """
+    stratified = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(y, y))
+    if groups is None or len(set(groups)) < 2:
+        return stratified
+    corpora = np.asarray(groups, dtype=object)
+    is_ham = y == "ham"
+    effective = corpora.copy()
+    for channel in set(channels):
+        ham_corpora = set(corpora[is_ham & (channels == channel)])
+        if len(ham_corpora) == 1:
+            only = (corpora == next(iter(ham_corpora))) & (channels == channel)
+            fold_of = np.empty(len(y), dtype=int)
+            for number, (_, test) in enumerate(stratified):
+                fold_of[test] = number
+            effective[only] = [f"{corpus}#{fold}" for corpus, fold in zip(corpora[only], fold_of[only], strict=True)]
+    splits = list(GroupKFold(min(folds, len(set(effective)))).split(y, y, effective))
+    if all(set(y[train]) == {"ham", "spam"} for train, _ in splits):
+        return splits
+    return stratified
 
 
 def feature_texts(messages: Sequence[str], *, kind: ModelKind = "default") -> list[str]:
