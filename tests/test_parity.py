@@ -70,3 +70,28 @@ def test_compile_pipeline_refuses_what_the_scorer_cannot_reproduce(training_samp
     binary = make_pipeline(TfidfVectorizer(binary=True), MultinomialNB()).fit(messages[:500], labels[:500])
     with pytest.raises(CompileError, match="binary"):
         compile_pipeline(binary)
+
+
+def _hostile_emails() -> list[str]:
+    head = "From: Prize Team <prizes@lottery.test>\nTo: you@inbox.test\nSubject: you won\n"
+    parts = "".join(f"--b\nContent-Type: text/html\n\n<p>prize {n} <a href='http://10.0.0.{n % 250}/'>x</a>\n"
+                    for n in range(10_000))
+    return [
+        head + "\n" + "claim your free prize now " * 40_000,  # 1 MB body
+        head + "\n" + "x" * 1_000_000,  # 1 MB single line
+        head + 'Content-Type: multipart/mixed; boundary="b"\n\n' + parts + "--b--\n",  # 10,000 MIME parts
+        "From: a@b.test\nSubject: " + "free " * 50_000 + "\n\nlunch?",  # 250 KB header
+        "WINNER!! " * 120_000,  # 1 MB text message
+    ]
+
+
+def test_parity_holds_on_hostile_messages_with_the_caps(tmp_path):
+    """The size caps live in preprocess, which runs inside the pipeline and the scorer alike (issue #10)."""
+    from conftest import HAM_DOCS, SPAM_DOCS
+    from spam_classifier.train import build_pipeline
+
+    messages = (HAM_DOCS + SPAM_DOCS) * 3
+    labels = (["ham"] * len(HAM_DOCS) + ["spam"] * len(SPAM_DOCS)) * 3
+    pipeline = build_pipeline("default", C=10.0, thresholds={"text": 0.5, "email": 0.5}).fit(messages, labels)
+    save_model(pipeline, tmp_path / "tiny", kind="default", manifest={"metrics": {}})
+    _assert_parity(tmp_path / "tiny", _hostile_emails())

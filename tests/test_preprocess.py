@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import HAM_DOCS, SPAM_DOCS
+from spam_classifier import email_text
 from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, message_channel, preprocess_messages
 from spam_classifier.preprocess import preprocess as full_preprocess
 
@@ -438,3 +439,68 @@ def test_preprocess_never_raises_on_arbitrary_email(header_value: str, body: str
 def test_preprocess_multipart_without_boundary_keeps_its_body():
     raw = "From: a@b.example\nSubject: hi\nContent-Type: multipart/mixed\n\nbody text here, free money"
     assert preprocess(raw) == "hi\nbody text here, free money"
+
+
+# --- bounded work per message (issue #10) ------------------------------------------------------------------------
+
+
+def _parts(count: int, *, first: str = "opening words") -> str:
+    parts = "".join(f"--b\nContent-Type: text/plain\n\npart {number}\n" for number in range(count))
+    return _email(headers='Content-Type: multipart/mixed; boundary="b"\n',
+                  body=f"--b\nContent-Type: text/plain\n\n{first}\n{parts}--b--\n")
+
+
+_IP_LINK_PART = '--b\nContent-Type: text/html\n\n<a href="http://10.1.2.3/x">claim</a>\n--b--\n'
+
+
+def _hidden_after(filler: int) -> str:
+    """An email whose HTML part (a link to a bare IP address) comes after `filler` characters of text."""
+    return _email(headers='Content-Type: multipart/mixed; boundary="b"\n',
+                  body=f"--b\nContent-Type: text/plain\n\n{'word ' * (filler // 5)}\n{_IP_LINK_PART}")
+
+
+def test_email_text_bounded_keeps_the_headers_and_the_opening_of_the_body() -> None:
+    body = "free prize " * 100_000
+    assert email_text._bounded(_HEADERS + body) == _HEADERS + body[: email_text._MAX_BODY_CHARS]
+
+
+def test_email_text_bounded_cuts_a_huge_header_block() -> None:
+    message = "From: a@b.test\nSubject: " + "x" * 250_000 + "\n\nbody"
+    assert email_text._bounded(message) == message[: email_text._MAX_HEADER_CHARS]
+    text = full_preprocess(message)
+    assert text.startswith("x" * 1_000) and len(text) <= MAX_TEXT_CHARS
+
+
+def test_email_text_bounded_lets_through_a_fixed_number_of_mime_parts() -> None:
+    body = email_text._bounded(_parts(10_000)).split("\n\n", 1)[1]
+    assert body.count("\n--") == email_text._MAX_MIME_PARTS
+    assert full_preprocess(_parts(10_000)) == full_preprocess(_parts(200))  # what lies past the cap is never read
+
+
+def test_preprocess_does_not_read_parts_past_the_body_cap() -> None:
+    assert "zh_iplink" in full_preprocess(_hidden_after(1_000))  # read when it is near the top...
+    assert "zh_iplink" not in full_preprocess(_hidden_after(email_text._MAX_BODY_CHARS))  # ...not past the cap
+
+
+def test_preprocess_reads_a_bounded_prefix_of_an_html_part() -> None:
+    html = '<p>offer</p> ' * (email_text._MAX_HTML_CHARS // 13) + '<a href="http://10.1.2.3/x">claim</a>'
+    message = _email(headers="Content-Type: text/html\n", body=html)
+    assert len(html) > email_text._MAX_HTML_CHARS > len(html) - 100
+    assert "zh_iplink" not in full_preprocess(message)
+    assert "zh_iplink" in full_preprocess(_email(headers="Content-Type: text/html\n", body=html[-200:]))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param(_HEADERS + "x" * 1_000_000, id="1MB-single-line"),
+        pytest.param(_parts(10_000), id="10k-parts"),
+        pytest.param("From: a@b.test\nSubject: " + "=?utf-8?q?x?= " * 20_000 + "\n\nbody", id="250KB-subject"),
+        pytest.param("From: a@b.test\nTo: c@d.test\n" + "X-Pad: y\n" * 30_000 + "\nbody", id="270KB-header"),
+    ],
+)
+def test_preprocess_reads_only_a_bounded_prefix_of_hostile_email(message: str) -> None:
+    bounded = email_text._bounded(message)
+    assert len(bounded) <= email_text._MAX_HEADER_CHARS + email_text._MAX_BODY_CHARS < len(message)
+    assert full_preprocess(message) == full_preprocess(bounded)  # the model reads the prefix and nothing else
+    assert len(full_preprocess(message)) <= MAX_TEXT_CHARS
