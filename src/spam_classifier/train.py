@@ -242,9 +242,9 @@ def fit_pipeline(
     them: evaluation fits many models on overlapping data and preprocesses each message only once.
     `sample_weight` weighs messages in the classifier's loss (e.g. so a large ham-only corpus does
     not drown the others); thresholds are always set on unweighted out-of-fold ham.
-    `groups` names the corpus of each message: when there are several, the folds keep each corpus
-    whole, so every out-of-fold score (and so the thresholds and C) comes from a model that never
-    saw that corpus: the situation of a model meeting a new mailbox.
+    `groups` names the corpus of each message: when there are several, the folds keep corpora whole
+    where a channel has ham from more than one (`_splits`), so the out-of-fold scores that set the
+    thresholds and C come from models that never saw that corpus: a model meeting a new mailbox.
     """
     say = progress or (lambda _: None)
     X = np.asarray(messages, dtype=object)
@@ -270,7 +270,7 @@ def fit_pipeline(
         scores = next(results)
         for c in grid:
             oof[c][test] = scores[c]
-        say(f"cross-validated fold {number}/{folds}")
+        say(f"cross-validated fold {number}/{len(splits)}")
     features, matrix = next(results)
     is_ham = y == "ham"
     corpora = np.asarray(groups if groups is not None else [""] * len(y), dtype=object)
