@@ -17,6 +17,13 @@ from trained import split, trained
 
 pytestmark = pytest.mark.slow
 
+# Measured on 2026-12-01 with the committed code (held-out third, at the model's own thresholds):
+# SMS f1 0.9451 (ham FPR 0.0020, 3 of 1,483), SpamAssassin f1 0.9590 (ham FPR 0.0007, 1 of 1,371,
+# ROC-AUC 0.9997); the seed: SMS f1 0.7374, SpamAssassin 0.3181. The bars leave room for the noise
+# of one split and catch a broken stage, which costs far more than that.
+SMS_F1, SMS_HAM_FPR = 0.93, 0.005
+SA_F1, SA_HAM_FPR = 0.945, 0.005
+
 
 def _held_out(kind: str, corpus: str) -> dict:
     model = trained(kind)  # type: ignore[arg-type]
