@@ -243,7 +243,7 @@ def fit_pipeline(
     `sample_weight` weighs messages in the classifier's loss (e.g. so a large ham-only corpus does
     not drown the others); thresholds are always set on unweighted out-of-fold ham.
     `groups` names the corpus of each message: when there are several, the folds keep corpora whole
-    where a channel has ham from more than one (`_splits`), so the out-of-fold scores that set the
+    where a channel has ham from three or more (`_splits`), so the out-of-fold scores that set the
     thresholds and C come from models that never saw that corpus: a model meeting a new mailbox.
     """
     say = progress or (lambda _: None)
@@ -297,25 +297,28 @@ def _splits(y: np.ndarray, channels: np.ndarray, groups: Sequence[str] | None, f
             random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified folds, or folds that keep corpora whole where that says something.
 
-    With several corpora, a channel whose ham comes from two or more of them keeps each corpus in one
-    fold, so its out-of-fold ham scores (and so its threshold) are those of a model meeting a mailbox
-    it never saw. A corpus that is its channel's only source of ham is spread over the folds instead:
-    without it the channel would have no ham at all to learn from.
+    In a channel with ham from three or more sizeable corpora, each of those corpora stays in one
+    fold, so its out-of-fold ham scores (and so the threshold) are those of a model meeting a mailbox
+    it never saw. With fewer, a fold would have to learn a channel's ham from one corpus alone (or
+    from a few hundred feedback reports), so there the ham-bearing corpora are spread over the folds.
+    Spam-only corpora always stay whole: out-of-corpus spam is what C is chosen on.
     """
     stratified = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(y, y))
     if groups is None or len(set(groups)) < 2:
         return stratified
     corpora = np.asarray(groups, dtype=object)
+    fold_of = np.empty(len(y), dtype=int)
+    for number, (_, test) in enumerate(stratified):
+        fold_of[test] = number
     is_ham = y == "ham"
     effective = corpora.copy()
     for channel in set(channels):
-        ham_corpora = set(corpora[is_ham & (channels == channel)])
-        if len(ham_corpora) == 1:
-            only = (corpora == next(iter(ham_corpora))) & (channels == channel)
-            fold_of = np.empty(len(y), dtype=int)
-            for number, (_, test) in enumerate(stratified):
-                fold_of[test] = number
-            effective[only] = [f"{corpus}#{fold}" for corpus, fold in zip(corpora[only], fold_of[only], strict=True)]
+        in_channel = channels == channel
+        ham_counts = Counter(corpora[is_ham & in_channel])
+        if sum(count >= _MIN_CHANNEL_HAM for count in ham_counts.values()) >= 3:
+            continue
+        spread = in_channel & np.isin(corpora, list(ham_counts))
+        effective[spread] = [f"{corpus}#{fold}" for corpus, fold in zip(corpora[spread], fold_of[spread], strict=True)]
     splits = list(GroupKFold(min(folds, len(set(effective)))).split(y, y, effective))
     if all(set(y[train]) == {"ham", "spam"} for train, _ in splits):
         return splits
