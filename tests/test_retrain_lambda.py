@@ -9,9 +9,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from emulator import Emulator, run_emulator
+from emulator import Emulator, function_folder, run_emulator
 from retrain_data import champion, honest
 from spam_classifier.cli import cli
 from spam_classifier.feedback import latest_reports, read_feedback
@@ -31,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RIE = ROOT / ".tools" / "aws-lambda-rie"
 EVENTS = Path(__file__).with_name("events")
 KEY = "feedback-test-key"  # the x-api-key the SAM events carry (tests/events/generate.sh)
-_SETTINGS = ("MODEL_URI", "MODEL_RELOAD_SECONDS", "API_KEY", "FEEDBACK_API_KEY", "FEEDBACK_URI", "LOG_LEVEL")
 
 
 def event(name: str, body: Any = None) -> dict[str, Any]:
@@ -66,19 +62,9 @@ def test_feedback_through_the_api_then_gated_retrain_then_hot_reload(
     store = open_store(f"s3://{bucket}/models")
     champion_version = store.publish(champion_dir, alias="production")
 
-    function_dir = work / "function"
-    shutil.copytree(ROOT / "src" / "spam_classifier", function_dir / "spam_classifier",
-                    ignore=shutil.ignore_patterns("__pycache__", "models"))  # fmt: skip
-    env = {
-        **{name: value for name, value in os.environ.items() if name not in _SETTINGS},
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": "10",
-        "MODEL_URI": f"s3://{bucket}/models@production",
-        "MODEL_RELOAD_SECONDS": "1",
-        "FEEDBACK_API_KEY": KEY,
-    }
+    function_dir, env = function_folder(work, {
+        "MODEL_URI": f"s3://{bucket}/models@production", "MODEL_RELOAD_SECONDS": "1", "FEEDBACK_API_KEY": KEY,
+    })  # fmt: skip
     with run_emulator(RIE, function_dir, env, work / "rie.log") as emulator:
         assert served_version(emulator) == champion_version
 
