@@ -42,6 +42,8 @@ def base_csv(directory: Path) -> Path:
 @cache
 def _champion(directory: str) -> Path:
     root = Path(directory)
+    if (root / "champion").is_dir():
+        return root / "champion"
     source = f"csv:{base_csv(root)}"
     corpus = load_corpora([source])
     keep = ~check_set_mask(corpus.messages)

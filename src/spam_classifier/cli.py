@@ -738,12 +738,12 @@ def retrain(ctx: click.Context, store_uri: str, alias: str, sources: tuple[str, 
         click.echo(f"  {reason}")
     if report_path is not None:
         Path(report_path).write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    published = f"published {result.challenger}" if result.published else "published nothing (--dry-run)"
+    published = f"Published {result.challenger}" if result.published else "Published nothing (--dry-run)"
     if result.promote:
         action = "would promote it (--dry-run)" if dry_run else f"promoted it: {alias} -> {result.challenger}"
-        click.echo(f"Verdict: PROMOTE. {published.capitalize()}; {action}.")
+        click.echo(f"Verdict: PROMOTE. {published}; {action}.")
         return
-    click.echo(f"Verdict: REFUSE. {published.capitalize()}; {alias} stays at {result.champion}.")
+    click.echo(f"Verdict: REFUSE. {published}; {alias} stays at {result.champion}.")
     if not dry_run:
         ctx.exit(EXIT_REFUSED)
 
