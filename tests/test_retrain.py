@@ -147,3 +147,10 @@ def test_train_with_weight_records_it_in_the_manifest(tmp_path: Path) -> None:
     refused = CliRunner().invoke(cli, ["train", "--data", f"csv:{public}", "--weight", "csv:nope=5", "--model", "seed",
                                        "--out", str(tmp_path / "n")])
     assert refused.exit_code == 1 and refused.output.startswith("Error: --weight 'csv:nope=5': 'csv:nope' is not one")
+
+
+def test_evaluate_cross_corpus_refuses_weight() -> None:
+    result = CliRunner().invoke(cli, ["evaluate", "--cross-corpus", "--data", "sms", "--data", "youtube",
+                                      "--weight", "youtube=5"])
+    assert result.exit_code == 2
+    assert "--cross-corpus leaves each source out in turn, so drop --weight" in result.output
