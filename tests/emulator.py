@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +18,31 @@ import pytest
 
 from conftest import stop_process
 
-__all__ = ["Emulator", "free_port", "run_emulator"]
+__all__ = ["Emulator", "free_port", "function_folder", "run_emulator"]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The settings a test's function environment drops from the test process's own.
+_SETTINGS = ("MODEL_URI", "MODEL_RELOAD_SECONDS", "API_KEY", "FEEDBACK_API_KEY", "FEEDBACK_URI", "LOG_LEVEL")
+
+
+def function_folder(work: Path, settings: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """A Lambda function folder (this checkout's package, no bundled model) under `work`, and its environment.
+
+    The environment is the test process's (so boto3 finds SeaweedFS) without its server settings, plus
+    `settings` and Lambda's own memory and timeout variables.
+    """
+    function_dir = work / "function"
+    shutil.copytree(ROOT / "src" / "spam_classifier", function_dir / "spam_classifier",
+                    ignore=shutil.ignore_patterns("__pycache__", "models"))  # fmt: skip
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in _SETTINGS},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": "10",
+        **settings,
+    }
+    return function_dir, env
 
 
 def free_port() -> int:

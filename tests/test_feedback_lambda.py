@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import make_test_artifact
-from emulator import Emulator, run_emulator
+from emulator import Emulator, function_folder, run_emulator
 from spam_classifier.feedback import message_key
 from spam_classifier.store import open_store
 
@@ -33,7 +30,6 @@ KEY = "feedback-test-key"
 SPAM = "WINNER!! You have won a free prize, claim now"
 HAM = "Are we still on for lunch tomorrow at noon?"
 OTHER_SPAM = "Free entry to win a cash prize, text WIN to 80086"
-_SETTINGS = ("MODEL_URI", "MODEL_RELOAD_SECONDS", "API_KEY", "FEEDBACK_API_KEY", "FEEDBACK_URI", "LOG_LEVEL")
 
 
 def load_event(source: str, name: str) -> dict[str, Any]:
@@ -70,18 +66,8 @@ def emulator(bucket: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     work = tmp_path_factory.mktemp("feedback-lambda")
     make_test_artifact(work / "model")
     open_store(f"s3://{bucket}/models").publish(work / "model", alias="production")
-    function_dir = work / "function"
-    shutil.copytree(ROOT / "src" / "spam_classifier", function_dir / "spam_classifier",
-                    ignore=shutil.ignore_patterns("__pycache__", "models"))  # fmt: skip
-    env = {
-        **{name: value for name, value in os.environ.items() if name not in _SETTINGS},
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": "10",
-        "MODEL_URI": f"s3://{bucket}/models@production",
-        "FEEDBACK_API_KEY": KEY,
-    }
+    function_dir, env = function_folder(work, {"MODEL_URI": f"s3://{bucket}/models@production",
+                                               "FEEDBACK_API_KEY": KEY})
     with run_emulator(RIE, function_dir, env, work / "rie.log") as running:
         yield running
 

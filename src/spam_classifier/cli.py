@@ -86,6 +86,10 @@ def _data_options(function: Any) -> Any:
         click.option("--weight-cap", type=click.IntRange(1), default=5_000, show_default=True, metavar="N",
                      help="Weigh each (--data source, label) cell as at most N messages, so a large one-sided "
                           "corpus does not drown the others."),
+        click.option("--weight", "weights", multiple=True, metavar="SOURCE=FACTOR",
+                     help="Count each message of one --data source FACTOR times (repeatable), e.g. "
+                          "--weight feedback:./models=5: a few hundred local messages against tens of thousands "
+                          "of public ones (docs/feedback.md)."),
     ]):
         function = option(function)
     return function
@@ -118,7 +122,7 @@ def _progress(label: str, steps: int) -> Iterator[Callable[[str], None]]:
               help="A cross-corpus result of this design (reports/quality.json or an evaluate --cross-corpus "
                    "metrics.json) to carry in the manifest, for `info` and GET /model.")
 def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
-          jobs: int, weight_cap: int | None, out: str, folds: int, no_pipeline: bool,
+          jobs: int, weight_cap: int | None, weights: tuple[str, ...], out: str, folds: int, no_pipeline: bool,
           cross_corpus_report: str | None) -> None:
     """Train a model and write its artifact: model.json, manifest.json, model.joblib.
 
@@ -129,9 +133,10 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
     Example:
         spam-classifier train --data sms --data spamassassin --out build/my-model
         spam-classifier train --data sms:SMSSpamCollection --data maildir:~/Mail/Junk@spam --out build/mine
+        spam-classifier train --data sms --data feedback:./models --weight feedback:./models=5 --out build/local
     """
     from .train import fit_steps
-    from .workflows import train_model
+    from .workflows import parse_source_weights, train_model
 
     if Path(out).exists():
         raise click.BadParameter(f"{out} already exists; choose a new directory", param_hint="--out")
@@ -142,11 +147,12 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
         if "corpora" not in cross_corpus:
             raise click.BadParameter(f"{cross_corpus_report} holds no cross-corpus result",
                                      param_hint="--cross-corpus-report")
+    factors = parse_source_weights(weights, sources)
     corpus = _load_corpus(sources, text_column, label_column)
     with _progress(f"Training the {kind} model", fit_steps(folds)) as tick:
         artifact = train_model(corpus, out, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,  # type: ignore[arg-type]
                                weight_cap=weight_cap, include_pipeline=not no_pipeline, n_jobs=jobs, progress=tick,
-                               cross_corpus=cross_corpus)
+                               cross_corpus=cross_corpus, source_weight=factors)
     found = artifact.manifest["metrics"]
     click.echo(f"Wrote {out} (version {artifact.version}).")
     thresholds = artifact.model["thresholds"]
@@ -167,8 +173,8 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
               help="Where to write the Markdown report and plots. [default: reports/<model>-evaluation]")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object with the metrics.")
 def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
-             jobs: int, weight_cap: int | None, cv: int, test_sources: tuple[str, ...], cross_corpus: bool,
-             folds: int, report_dir: str | None, as_json: bool) -> None:
+             jobs: int, weight_cap: int | None, weights: tuple[str, ...], cv: int, test_sources: tuple[str, ...],
+             cross_corpus: bool, folds: int, report_dir: str | None, as_json: bool) -> None:
     """Evaluate honestly: de-duplicated data, every fold trained from scratch, metrics at the stored threshold.
 
     Reports n, n_spam, duplicates_removed, accuracy, precision, recall, f1, mcc, roc_auc, pr_auc,
@@ -184,10 +190,15 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
     """
     from .evaluate import cross_validate, evaluate_on, write_report
     from .train import fit_pipeline, fit_steps
+    from .workflows import parse_source_weights, training_weights
 
+    factors = parse_source_weights(weights, sources)
     if cross_corpus:
         if test_sources:
             raise click.UsageError("--cross-corpus tests on each --data corpus in turn; drop --test-data")
+        if factors:
+            raise click.UsageError("--weight applies to training on --data (train, evaluate --cv or --test-data); "
+                                   "--cross-corpus leaves each source out in turn, so drop --weight")
         _evaluate_cross_corpus(sources, kind, target_ham_fpr, text_column, label_column, jobs, weight_cap, folds,
                                report_dir, as_json)
         return
@@ -197,12 +208,13 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
         with _progress(f"Training the {kind} model", fit_steps(folds)) as tick:
             trained = fit_pipeline(corpus.messages, corpus.labels, kind=kind, folds=folds,  # type: ignore[arg-type]
                                    target_ham_fpr=target_ham_fpr, n_jobs=jobs, progress=tick,
-                                   sample_weight=_weights(corpus, weight_cap), groups=corpus.groups)
+                                   sample_weight=training_weights(corpus, weight_cap=weight_cap, factors=factors),
+                                   groups=corpus.groups)
         evaluation = evaluate_on(trained.pipeline, trained.threshold, test, kind=kind)
     else:
         with _progress(f"Cross-validating the {kind} model", cv * fit_steps(5)) as tick:
             evaluation = cross_validate(corpus, kind=kind, cv=cv, target_ham_fpr=target_ham_fpr,  # type: ignore[arg-type]
-                                        weight_cap=weight_cap, n_jobs=jobs, progress=tick)
+                                        weight_cap=weight_cap, n_jobs=jobs, progress=tick, source_weight=factors)
     result = evaluation.metrics()
     report = write_report(evaluation, report_dir or Path("reports") / f"{kind}-evaluation")
     if as_json:
@@ -215,12 +227,6 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
         click.echo(f"  {name:<10} {result[name]:.4f}")
     click.echo(f"  confusion  tn={matrix['tn']} fp={matrix['fp']} fn={matrix['fn']} tp={matrix['tp']}")
     click.echo(f"Report: {report / 'README.md'}")
-
-
-def _weights(corpus: Any, weight_cap: int | None) -> Any:
-    from .evaluate import corpus_weights
-
-    return None if weight_cap is None else corpus_weights(corpus.groups, corpus.labels, cap=weight_cap)
 
 
 def _evaluate_cross_corpus(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str,
@@ -668,6 +674,78 @@ def versions(store_uri: str, as_json: bool) -> None:
         metrics = [f"{info.metrics[name]:.4f}" if name in info.metrics else "-" for name in ("f1", "ham_fpr")]
         rows.append((info.version, info.created or "-", *metrics, ",".join(info.aliases) or "-"))
     _print_table(rows)
+
+
+@cli.command()
+@_STORE_OPTION
+@click.option("--alias", metavar="NAME", default="production", show_default=True,
+              help="The alias whose version is the champion, moved to the challenger if it passes the gate.")
+@click.option("--data", "sources", multiple=True, metavar="NAME|KIND:PATH",
+              help="Base corpora, repeatable (as for train). [default: the champion's own training sources, "
+                   "else the catalog corpora that may train the shipped model]")
+@click.option("--weight", "weights", multiple=True, metavar="SOURCE=FACTOR",
+              help="Count each message of one --data source FACTOR times (repeatable).")
+@click.option("--feedback-weight", type=click.FloatRange(0, min_open=True), default=5.0, show_default=True,
+              help="How many public messages one feedback message counts as.")
+@click.option("--model", "kind", type=click.Choice(["default", "seed"]), default="default", show_default=True,
+              help="The challenger's model kind.")
+@click.option("--fpr-margin", type=click.FloatRange(0, 1), default=0.001, show_default=True,
+              help="How much higher the challenger's ham FPR may be than the champion's.")
+@click.option("--recall-margin", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+              help="How much lower its spam recall on the trusted check set may be.")
+@click.option("--min-gain", type=click.FloatRange(0, 1), default=0.001, show_default=True,
+              help="By how much it must beat the champion on spam recall or ROC-AUC.")
+@click.option("--dry-run", is_flag=True, help="Decide, but neither publish nor promote.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the decision, both models' figures and the feedback counts as JSON here.")
+@click.option("--jobs", type=click.IntRange(1), default=2, show_default=True, help="Parallel CV workers.")
+@click.pass_context
+def retrain(ctx: click.Context, store_uri: str, alias: str, sources: tuple[str, ...], weights: tuple[str, ...],
+            feedback_weight: float, kind: str, fpr_margin: float, recall_margin: float, min_gain: float,
+            dry_run: bool, report_path: str | None, jobs: int) -> None:
+    """Retrain on the store's feedback and promote the result only if it passes the gate.
+
+    Trains a challenger on the base corpora (minus a trusted check set) plus the feedback (minus a
+    held-out slice), scores it and the alias's current version on both held-out sets, publishes it,
+    and moves the alias only if it keeps ham FPR and recall on the trusted set and does better.
+    Exit code 0: promoted (or --dry-run); 4: the gate refused; 1: an error.
+
+    \b
+    Example:
+        spam-classifier retrain --store s3://my-models/spam --alias production --report retrain.json
+        spam-classifier retrain --store ./models --data sms --data spamassassin --dry-run
+    """
+    from .retrain import EXIT_REFUSED, GateRule
+    from .retrain import retrain as run_retrain
+    from .workflows import parse_source_weights
+
+    factors = parse_source_weights(weights, sources)
+    rule = GateRule(fpr_margin=fpr_margin, recall_margin=recall_margin, min_gain=min_gain)
+    result = run_retrain(store_uri, alias=alias, sources=sources, weights=factors, feedback_weight=feedback_weight,
+                         kind=kind, rule=rule, dry_run=dry_run, n_jobs=jobs,  # type: ignore[arg-type]
+                         say=lambda line: click.echo(line, err=True))
+    click.echo(f"Champion {result.champion} ({alias}), challenger {result.challenger}.")
+    click.echo("Rule (all must hold):")
+    for line in rule.describe():
+        click.echo(f"  {line}")
+    rows = [("MODEL", "DATA", "HAM/SPAM", "ROC-AUC", "RECALL", "HAM_FPR")]
+    for name, figures in result.figures.items():
+        for data, found in figures.items():
+            cells = [f"{found[m]:.4f}" if found[m] is not None else "-" for m in ("roc_auc", "recall", "ham_fpr")]
+            rows.append((name, data, f"{found['n_ham']}/{found['n_spam']}", *cells))
+    _print_table(rows)
+    for reason in result.reasons:
+        click.echo(f"  {reason}")
+    if report_path is not None:
+        Path(report_path).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    published = f"Published {result.challenger}" if result.published else "Published nothing (--dry-run)"
+    if result.promote:
+        action = "would promote it (--dry-run)" if dry_run else f"promoted it: {alias} -> {result.challenger}"
+        click.echo(f"Verdict: PROMOTE. {published}; {action}.")
+        return
+    click.echo(f"Verdict: REFUSE. {published}; {alias} stays at {result.champion}.")
+    if not dry_run:
+        ctx.exit(EXIT_REFUSED)
 
 
 # --- feedback --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ model learns one collection; leaving a corpus out measures how it does on mail i
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,16 +92,20 @@ def metrics(y_true: Sequence[str], spam_probability: Sequence[float], predicted:
 
 def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, target_ham_fpr: float = 0.001,
                    weight_cap: int | None = DEFAULT_WEIGHT_CAP, random_state: int = 0, n_jobs: int | None = None,
-                   progress: Progress | None = None) -> Evaluation:
+                   progress: Progress | None = None, source_weight: Mapping[str, float] | None = None) -> Evaluation:
     """Stratified `cv`-fold CV; each fold trains from scratch on its own training part.
 
-    `progress` is called ``cv * fit_steps(5)`` times.
+    `progress` is called ``cv * fit_steps(5)`` times. `source_weight` multiplies the weight of each
+    message of a source (`--weight SOURCE=FACTOR`).
     """
     X = np.asarray(corpus.messages, dtype=object)
     y = np.asarray(corpus.labels, dtype=object)
     texts = np.asarray(feature_texts(X, kind=kind), dtype=object)  # once, not once per fold
     groups = np.asarray(corpus.groups or [""] * len(y), dtype=object)
     weights = None if weight_cap is None else corpus_weights(groups, y, cap=weight_cap)
+    if source_weight:
+        scale = np.asarray([source_weight.get(group, 1.0) for group in groups], dtype=float)
+        weights = scale if weights is None else weights * scale
     probability = np.empty(len(y))
     predicted = np.empty(len(y), dtype=object)
     thresholds = []
