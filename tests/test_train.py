@@ -1,0 +1,75 @@
+"""train.py's pieces that the end-to-end tests only see through their results (issue #10)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from conftest import HAM_DOCS, SPAM_DOCS
+from spam_classifier.evaluate import corpus_weights
+from spam_classifier.train import WordGramTfidfVectorizer, _channel_thresholds, _splits
+
+_DOCS = [
+    *HAM_DOCS, *SPAM_DOCS, "", "a", "  x \t y\n\nz  ", "ÄÖÜ straße ÉCOLE", "win win win WIN win", "x" * 300,
+    "http://www.free-prizes.example.com/claim?id=123 zurl free-prizes.example.com", "£1000 cash!!! £1000",
+]
+
+
+@pytest.mark.parametrize("options", [
+    {"ngram_range": (1, 5)},
+    {"ngram_range": (2, 4), "lowercase": False},
+    {"ngram_range": (1, 5), "sublinear_tf": True, "min_df": 2, "max_features": 40},
+])
+def test_word_gram_vectorizer_equals_scikit_learns_char_wb(options: dict) -> None:
+    ours, theirs = (cls(analyzer="char_wb", **options) for cls in (WordGramTfidfVectorizer, TfidfVectorizer))
+    ours_matrix, theirs_matrix = ours.fit_transform(_DOCS), theirs.fit_transform(_DOCS)
+    assert ours.vocabulary_ == theirs.vocabulary_
+    assert np.array_equal(ours.idf_, theirs.idf_)
+    assert abs(ours_matrix - theirs_matrix).max() == 0.0
+    unseen = ["brand new words here", "win a prize", ""]
+    assert abs(ours.transform(unseen) - theirs.transform(unseen)).max() == 0.0
+
+
+def test_word_gram_vectorizer_leaves_word_analysis_to_scikit_learn() -> None:
+    ours, theirs = WordGramTfidfVectorizer(ngram_range=(1, 2)), TfidfVectorizer(ngram_range=(1, 2))
+    assert abs(ours.fit_transform(_DOCS) - theirs.fit_transform(_DOCS)).max() == 0.0
+
+
+def test_corpus_weights_cap_each_corpus_and_label_cell() -> None:
+    groups = ["big"] * 8 + ["small"] * 3
+    labels = ["ham"] * 8 + ["ham", "spam", "spam"]
+    weights = corpus_weights(groups, labels, cap=4)
+    assert weights.tolist() == [0.5] * 8 + [1.0, 1.0, 1.0]
+    assert sum(weights[:8]) == 4
+
+
+def _fold_corpora(groups: list[str], y: np.ndarray, channels: np.ndarray) -> list[set[str]]:
+    return [set(np.asarray(groups)[test]) for _, test in _splits(y, channels, groups, 3, 0)]
+
+
+def test_splits_keep_corpora_whole_where_a_channel_has_three_ham_corpora() -> None:
+    groups = [name for name in ("a", "b", "c") for _ in range(400)] + ["spam-trap"] * 300
+    y = np.asarray((["ham"] * 300 + ["spam"] * 100) * 3 + ["spam"] * 300, dtype=object)
+    folds = _fold_corpora(groups, y, np.asarray(["text"] * len(y), dtype=object))
+    assert sum(len(corpora) for corpora in folds) == 4  # each corpus in exactly one fold
+
+
+def test_splits_spread_a_channels_ham_when_it_has_fewer_corpora() -> None:
+    """Two ham corpora (a public one and the feedback) would leave a fold learning from one alone."""
+    groups = ["public"] * 900 + ["feedback:store"] * 400
+    y = np.asarray(["ham"] * 600 + ["spam"] * 300 + ["ham"] * 300 + ["spam"] * 100, dtype=object)
+    folds = _fold_corpora(groups, y, np.asarray(["text"] * len(y), dtype=object))
+    assert all(corpora == {"public", "feedback:store"} for corpora in folds)
+
+
+def test_channel_thresholds_meet_the_target_on_each_sizeable_corpus() -> None:
+    easy = np.linspace(0.0, 0.10, 10_000)  # a large, easy ham corpus
+    hard = np.linspace(0.0, 0.90, 1_000)  # newsletters: ham that looks like spam
+    scores = np.concatenate([easy, hard])
+    corpora = np.asarray(["easy"] * len(easy) + ["hard"] * len(hard), dtype=object)
+    is_ham = np.ones(len(scores), dtype=bool)
+    channels = np.asarray(["text"] * len(scores), dtype=object)
+    thresholds = _channel_thresholds(scores, is_ham, channels, corpora, 0.01)
+    assert np.mean(hard >= thresholds["text"]) <= 0.01  # pooled, the easy corpus would set ~0.1
+    assert thresholds["text"] > 0.85
