@@ -139,6 +139,7 @@ def emulator(rie: Path, function_dir: Path, tmp_path_factory: pytest.TempPathFac
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "10",
         "MODEL_URI": str(function_dir / "model"),
+        "FEEDBACK_URI": str(tmp_path_factory.mktemp("feedback-store")),  # a folder store: POST /feedback works
     }
     subprocess.run(
         [str(venv_bin / "python"), "-c", "import awslambdaric.bootstrap, spam_classifier.aws_lambda"],

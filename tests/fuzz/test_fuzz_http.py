@@ -78,6 +78,12 @@ def check_reply(status: int, headers: dict[str, str], body: bytes, *, method: st
         assert document["error"]["code"] in ERROR_CODES[status], (status, document)
         assert isinstance(document["error"]["message"], str) and document["error"]["message"]
         return
+    if status == 202:  # feedback stored: one receipt, or {"reports": [...]}
+        assert path in ("/feedback", None)
+        document = json.loads(body)
+        for receipt in document.get("reports", [document]):
+            assert set(receipt) == {"key", "label", "new"} and receipt["label"] in ("ham", "spam"), receipt
+        return
     assert status == 200, status
     if headers.get("content-type", "").startswith("text/html"):
         assert path in ("/docs", None)

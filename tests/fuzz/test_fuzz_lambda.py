@@ -34,7 +34,8 @@ EVENTS = {
     f"{path.parent.name}/{path.stem}": json.loads(path.read_text()) for path in sorted(EVENTS_DIR.glob("*/*.json"))
 }
 _SETTINGS_VARIABLES = ("MODEL_URI", "MODEL_RELOAD_SECONDS", "MODEL_CACHE_DIR", "MAX_BODY_BYTES", "MAX_MESSAGE_BYTES",
-                       "MAX_BATCH", "CORS_ORIGINS", "API_KEY", "LOG_LEVEL", "AWS_LAMBDA_FUNCTION_NAME")  # fmt: skip
+                       "MAX_BATCH", "CORS_ORIGINS", "API_KEY", "LOG_LEVEL", "AWS_LAMBDA_FUNCTION_NAME",
+                       "FEEDBACK_URI", "FEEDBACK_API_KEY")  # fmt: skip
 
 Handler = Callable[[Any, Any], Any]
 
@@ -78,6 +79,7 @@ def handler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Handler]:
         for name in _SETTINGS_VARIABLES:
             patch.delenv(name, raising=False)
         patch.setenv("MODEL_URI", str(directory))
+        patch.setenv("FEEDBACK_URI", str(directory.parent / "store"))  # the feedback events are fuzzed too
         sys.modules.pop("spam_classifier.aws_lambda", None)
         module = importlib.import_module("spam_classifier.aws_lambda")
     logger.handlers[:] = [logging.NullHandler()]  # thousands of request lines would only slow the run down
