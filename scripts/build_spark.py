@@ -22,8 +22,8 @@ __all__ = ["JOB_SCRIPT", "RUNTIME_EXCLUDED", "build_spark_files", "main"]
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "spam_classifier"
 #: Package paths (relative to the package) that the workers never run: training, the CLI, the HTTP servers.
-RUNTIME_EXCLUDED = ("train.py", "evaluate.py", "compiler.py", "corpora", "cli.py", "__main__.py", "server.py",
-                    "app.py", "aws_lambda.py", "batch.py")
+RUNTIME_EXCLUDED = ("train.py", "evaluate.py", "compiler.py", "workflows.py", "retrain.py", "importer.py",
+                    "export.py", "corpora", "cli.py", "__main__.py", "server.py", "app.py", "aws_lambda.py", "batch.py")
 JOB_SCRIPT = '"""spark-submit entry point: score a dataset with spam_classifier (shipped with --py-files)."""\n' \
              "from spam_classifier.spark import main\n\nraise SystemExit(main())\n"
 
