@@ -32,6 +32,7 @@ __all__ = [
     "Artifact",
     "artifact_from_files",
     "read_artifact",
+    "sha256_file",
     "sha256_hex",
     "write_artifact",
 ]
@@ -62,6 +63,15 @@ class Artifact:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file, read a megabyte at a time (corpora and imported models can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def artifact_from_files(files: Mapping[str, bytes], *, source: str = "artifact") -> Artifact:

@@ -11,7 +11,6 @@ of one of our own artifacts whose manifest pins its sha256.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
@@ -21,7 +20,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .artifact import MANIFEST_FILE, PIPELINE_FILE, Artifact, write_artifact
+from .artifact import MANIFEST_FILE, PIPELINE_FILE, Artifact, sha256_file, write_artifact
 from .compiler import CompileError, compile_imported, spam_class_index
 from .errors import ConfigurationError
 from .scorer import Model
@@ -68,7 +67,7 @@ def written_by_us(path: str | Path) -> bool:
         listed = json.loads(manifest_path.read_text(encoding="utf-8"))["files"][PIPELINE_FILE]["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return listed == _sha256(path)
+    return listed == sha256_file(path)
 
 
 def parity_sample(spec: dict[str, Any], *, extra: Sequence[str] = (), per_message: int = 40) -> list[str]:
@@ -115,7 +114,7 @@ def import_model(
     manifest = {
         "model_kind": "imported",
         "imported": {
-            "source_files": {source.name: {"sha256": _sha256(source), "bytes": source.stat().st_size}
+            "source_files": {source.name: {"sha256": sha256_file(source), "bytes": source.stat().st_size}
                              for source in sources},
             "steps": [f"{name}: {type(step).__name__}" for name, step in pipeline.steps],
             "spam_label": spam_label,
@@ -175,11 +174,3 @@ def _libraries() -> dict[str, str]:
     libraries["python"] = platform.python_version()
     libraries["spam-classifier"] = package_version("spam-classifier")
     return libraries
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

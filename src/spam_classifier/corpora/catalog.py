@@ -13,7 +13,6 @@ this Apache-2.0 package; the others are for measuring and for users who train th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tarfile
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from ..artifact import sha256_file
 from ..errors import CorpusError
 from .spamassassin import SpamAssassinLoader, fetch_spamassassin
 from .tabular import CsvLoader
@@ -171,14 +171,6 @@ def mirror_dir() -> Path | None:
     return Path(configured) if configured else None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _path(entry: CatalogEntry, file: CorpusFile, root: Path | None = None) -> Path:
     return (root or data_dir()) / entry.folder / file.name
 
@@ -209,7 +201,7 @@ def fetch_corpus(entry: CatalogEntry, *, mirror: Path | None = None) -> Path:
     for file in entry.files:
         target = folder / file.name
         present = target.is_file()
-        if present and _sha256(target) == file.sha256:
+        if present and sha256_file(target) == file.sha256:
             continue
         source = _path(entry, file, mirror) if mirror else None
         if source is not None and source.is_file():
@@ -228,7 +220,7 @@ def fetch_corpus(entry: CatalogEntry, *, mirror: Path | None = None) -> Path:
 
 
 def _copy_checked(source: Path, target: Path, file: CorpusFile) -> None:
-    if _sha256(source) != file.sha256:
+    if sha256_file(source) != file.sha256:
         raise CorpusError(f"corpus mirror file {source} does not match its sha256 {file.sha256[:12]}…; "
                           "the mirror copy is corrupted or another version")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -239,7 +231,7 @@ def _copy_checked(source: Path, target: Path, file: CorpusFile) -> None:
 
 
 def _check(path: Path, file: CorpusFile) -> None:
-    found = _sha256(path)
+    found = sha256_file(path)
     if found != file.sha256:
         raise CorpusError(f"corpus file {path} is corrupted (sha256 {found[:12]}…, expected {file.sha256[:12]}…); "
                           "delete it and run: spam-classifier corpora fetch")
