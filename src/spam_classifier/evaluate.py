@@ -41,6 +41,7 @@ __all__ = [
     "cross_validate",
     "evaluate_on",
     "metrics",
+    "sample_weights",
     "write_cross_corpus_report",
     "write_report",
 ]
@@ -102,10 +103,7 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
     y = np.asarray(corpus.labels, dtype=object)
     texts = np.asarray(feature_texts(X, kind=kind), dtype=object)  # once, not once per fold
     groups = np.asarray(corpus.groups or [""] * len(y), dtype=object)
-    weights = None if weight_cap is None else corpus_weights(groups, y, cap=weight_cap)
-    if source_weight:
-        scale = np.asarray([source_weight.get(group, 1.0) for group in groups], dtype=float)
-        weights = scale if weights is None else weights * scale
+    weights = sample_weights(groups, y, cap=weight_cap, factors=source_weight)
     probability = np.empty(len(y))
     predicted = np.empty(len(y), dtype=object)
     thresholds = []
@@ -148,6 +146,20 @@ def corpus_weights(groups: Sequence[str], labels: Sequence[str], *, cap: int) ->
     for cell in zip(groups, labels, strict=True):
         cells[cell] = cells.get(cell, 0) + 1
     return np.asarray([min(1.0, cap / cells[cell]) for cell in zip(groups, labels, strict=True)])
+
+
+def sample_weights(groups: Sequence[str], labels: Sequence[str], *, cap: int | None,
+                   factors: Mapping[str, float] | None = None) -> np.ndarray | None:
+    """The weight training fits with: the per-cell cap (`corpus_weights`) times each source's factor.
+
+    The cap first evens out the public corpora; a factor then says how much more one message of that
+    source (the deployment's own mail, say) counts. None when neither applies.
+    """
+    weights = None if cap is None else corpus_weights(groups, labels, cap=cap)
+    if factors:
+        scale = np.asarray([factors.get(group, 1.0) for group in groups], dtype=float)
+        weights = scale if weights is None else weights * scale
+    return weights
 
 
 class CrossCorpusEvaluation:
@@ -193,7 +205,7 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
     groups = np.asarray([name for name in names for _ in corpora[name].messages], dtype=object)
     keys = np.asarray([fold_message(message) for message in X], dtype=object)
     texts = np.asarray(feature_texts(X, kind=kind), dtype=object)
-    weights = None if weight_cap is None else corpus_weights(groups, y, cap=weight_cap)
+    weights = sample_weights(groups, y, cap=weight_cap)
     evaluation = CrossCorpusEvaluation([], kind=kind, settings={
         "target_ham_fpr": target_ham_fpr, "folds": folds, "weight_cap": weight_cap, "random_state": random_state})
     for name in names:

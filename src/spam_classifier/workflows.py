@@ -18,7 +18,7 @@ from .compiler import save_model
 from .corpora import Corpus
 from .corpora.catalog import CATALOG
 from .errors import CorpusError
-from .evaluate import DEFAULT_WEIGHT_CAP, corpus_weights, metrics
+from .evaluate import DEFAULT_WEIGHT_CAP, metrics, sample_weights
 from .preprocess import message_channel
 from .train import ModelKind, Progress, fit_pipeline
 
@@ -59,16 +59,8 @@ def source_weights(groups: Sequence[str], factors: Mapping[str, float]) -> np.nd
 
 def training_weights(corpus: Corpus, *, weight_cap: int | None = DEFAULT_WEIGHT_CAP,
                      factors: Mapping[str, float] | None = None) -> np.ndarray | None:
-    """The sample weight `train` fits with: the per-cell cap (`corpus_weights`) times each source's factor.
-
-    The cap first evens out the public corpora; the factor then says how much more one of the
-    deployment's own messages counts than one public message.
-    """
-    weights = None if weight_cap is None else corpus_weights(corpus.groups, corpus.labels, cap=weight_cap)
-    if factors:
-        scale = source_weights(corpus.groups, factors)
-        weights = scale if weights is None else weights * scale
-    return weights
+    """The sample weight `train` fits `corpus` with (`evaluate.sample_weights`)."""
+    return sample_weights(corpus.groups, corpus.labels, cap=weight_cap, factors=factors)
 
 
 def train_model(
