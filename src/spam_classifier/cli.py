@@ -279,9 +279,7 @@ def corpora(ctx: click.Context, as_json: bool) -> None:
     table = [("NAME", "CHANNEL", "HAM", "SPAM", "YEARS", "LICENCE", "SHIPS", "STATUS")]
     table += [(row["name"], row["channel"], f"{row['ham']:,}", f"{row['spam']:,}", row["years"], row["licence"],
                "yes" if row["may_train_shipped"] else "no", row["status"]) for row in rows]
-    widths = [max(len(row[column]) for row in table) for column in range(len(table[0]))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    _print_table(table)
     click.echo(f"Data directory: {data_dir()}")
 
 
