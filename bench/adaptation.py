@@ -7,7 +7,7 @@ left-out corpus: ROC-AUC, and ham FPR and spam recall at the threshold training 
 corpus that occur in the training corpora are removed first (as in `evaluate --cross-corpus`). Folds are
 stratified over all sources, as in `retrain`.
 
-Each message is preprocessed once (`train.feature_texts`), then every fit reuses the texts.
+Each message is preprocessed and counted once (`train.count_feature_texts`), then every fit reuses the counts.
 
 Usage:
     .venv/bin/python bench/adaptation.py --quick --out build/adaptation        # seed model, subsampled: minutes
@@ -33,7 +33,7 @@ from spam_classifier.corpora import load_corpora
 from spam_classifier.corpora.catalog import CATALOG
 from spam_classifier.evaluate import DEFAULT_WEIGHT_CAP, corpus_weights
 from spam_classifier.preprocess import fold_message
-from spam_classifier.train import feature_texts, fit_pipeline
+from spam_classifier.train import count_feature_texts, feature_texts, fit_pipeline
 from spam_classifier.workflows import LOCAL_WEIGHT
 
 LEFT_OUT = ("sms", "spamassassin", "youtube", "csdmc2010")
@@ -58,25 +58,29 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         corpus = load_corpora([name], require_both=False)
         messages, labels = np.asarray(corpus.messages, dtype=object), np.asarray(corpus.labels, dtype=object)
         corpora[name] = (messages, labels)
-    texts = {name: np.asarray(feature_texts(list(m), kind=args.model), dtype=object)
-             for name, (m, _) in corpora.items()}
+    offsets, first = {}, 0  # each corpus's rows in `counted`
+    for name, (m, _) in corpora.items():
+        offsets[name] = np.arange(first, first + len(m))
+        first += len(m)
+    pooled = np.concatenate([m for m, _ in corpora.values()])
+    counted = count_feature_texts(feature_texts(pooled, kind=args.model), kind=args.model)
     rows = []
     for left in two_class:
         messages, labels = corpora[left]
         train_names = [n for n in names if n != left]
-        X, y, T, groups = [], [], [], []
+        X, y, T, groups = [], [], [], []  # T: rows of `counted`
         rng = np.random.default_rng(args.seed)
         for name in train_names:
             m, lab = corpora[name]
             keep = np.arange(len(m))
             if args.max_per_corpus and len(m) > args.max_per_corpus:
                 keep = np.sort(rng.choice(len(m), args.max_per_corpus, replace=False))
-            X.append(m[keep]), y.append(lab[keep]), T.append(texts[name][keep]), groups.append([name] * len(keep))
+            X.append(m[keep]), y.append(lab[keep]), T.append(offsets[name][keep]), groups.append([name] * len(keep))
         X_base, y_base, T_base = np.concatenate(X), np.concatenate(y), np.concatenate(T)
         g_base = np.asarray([g for part in groups for g in part], dtype=object)
         seen = {fold_message(message) for message in X_base}
         fresh = np.asarray([fold_message(message) not in seen for message in messages])
-        m_left, y_left, t_left = messages[fresh], labels[fresh], texts[left][fresh]
+        m_left, y_left, t_left = messages[fresh], labels[fresh], offsets[left][fresh]
         for k in [k for k in args.ks if k <= len(y_left) - 200]:  # leave at least 200 messages to score
             picked = _sample(y_left, k, args.seed)
             rest = np.ones(len(y_left), dtype=bool)
@@ -88,10 +92,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             weights = corpus_weights(g_fit, y_fit, cap=DEFAULT_WEIGHT_CAP) * np.where(g_fit == _LOCAL, args.weight, 1.0)
             start = time.perf_counter()
             trained = fit_pipeline(X_fit, y_fit, kind=args.model, folds=args.folds, target_ham_fpr=args.target_ham_fpr,
-                                   n_jobs=args.jobs, texts=T_fit, sample_weight=weights)
+                                   n_jobs=args.jobs, texts=counted[T_fit], sample_weight=weights)
             pipeline = trained.pipeline
             features, classifier = pipeline.named_steps["features"], pipeline.steps[-1][1]
-            probability = classifier.predict_proba(features.transform(t_left[rest]))[
+            probability = classifier.predict_proba(features.transform(counted[t_left[rest]]))[
                 :, list(classifier.classes_).index("spam")]
             flagged = pipeline.labels(m_left[rest], probability) == "spam"
             is_spam = y_left[rest] == "spam"

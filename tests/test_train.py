@@ -3,37 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-from conftest import HAM_DOCS, SPAM_DOCS
 from spam_classifier.evaluate import corpus_weights
-from spam_classifier.train import WordGramTfidfVectorizer, _channel_thresholds, _splits
-
-_DOCS = [
-    *HAM_DOCS, *SPAM_DOCS, "", "a", "  x \t y\n\nz  ", "ÄÖÜ straße ÉCOLE", "win win win WIN win", "x" * 300,
-    "http://www.free-prizes.example.com/claim?id=123 zurl free-prizes.example.com", "£1000 cash!!! £1000",
-]
-
-
-@pytest.mark.parametrize("options", [
-    {"ngram_range": (1, 5)},
-    {"ngram_range": (2, 4), "lowercase": False},
-    {"ngram_range": (1, 5), "sublinear_tf": True, "min_df": 2, "max_features": 40},
-])
-def test_word_gram_vectorizer_equals_scikit_learns_char_wb(options: dict) -> None:
-    ours, theirs = (cls(analyzer="char_wb", **options) for cls in (WordGramTfidfVectorizer, TfidfVectorizer))
-    ours_matrix, theirs_matrix = ours.fit_transform(_DOCS), theirs.fit_transform(_DOCS)
-    assert ours.vocabulary_ == theirs.vocabulary_
-    assert np.array_equal(ours.idf_, theirs.idf_)
-    assert abs(ours_matrix - theirs_matrix).max() == 0.0
-    unseen = ["brand new words here", "win a prize", ""]
-    assert abs(ours.transform(unseen) - theirs.transform(unseen)).max() == 0.0
-
-
-def test_word_gram_vectorizer_leaves_word_analysis_to_scikit_learn() -> None:
-    ours, theirs = WordGramTfidfVectorizer(ngram_range=(1, 2)), TfidfVectorizer(ngram_range=(1, 2))
-    assert abs(ours.fit_transform(_DOCS) - theirs.fit_transform(_DOCS)).max() == 0.0
+from spam_classifier.train import _channel_thresholds, _splits
 
 
 def test_corpus_weights_cap_each_corpus_and_label_cell() -> None:

@@ -9,7 +9,7 @@ model learns one collection; leaving a corpus out measures how it does on mail i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from .corpora import Corpus
 from .preprocess import fold_message
-from .train import ModelKind, Progress, feature_texts, fit_pipeline
+from .train import ModelKind, Progress, count_feature_texts, feature_texts, fit_pipeline
 
 __all__ = [
     "DEFAULT_WEIGHT_CAP",
@@ -40,7 +40,9 @@ __all__ = [
     "cross_corpus",
     "cross_validate",
     "evaluate_on",
+    "leave_one_corpus_out",
     "metrics",
+    "pool_corpora",
     "sample_weights",
     "write_cross_corpus_report",
     "write_report",
@@ -101,7 +103,7 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
     """
     X = np.asarray(corpus.messages, dtype=object)
     y = np.asarray(corpus.labels, dtype=object)
-    texts = np.asarray(feature_texts(X, kind=kind), dtype=object)  # once, not once per fold
+    texts = count_feature_texts(feature_texts(X, kind=kind), kind=kind)  # once, not once per fold
     groups = np.asarray(corpus.groups or [""] * len(y), dtype=object)
     weights = sample_weights(groups, y, cap=weight_cap, factors=source_weight)
     probability = np.empty(len(y))
@@ -130,8 +132,8 @@ def _spam_probability(pipeline: Any, X: np.ndarray) -> np.ndarray:
     return pipeline.predict_proba(X)[:, list(pipeline.classes_).index("spam")]
 
 
-def _feature_probability(pipeline: Any, texts: np.ndarray) -> np.ndarray:
-    """`_spam_probability` of messages already run through the pipeline's preprocessing (`feature_texts`)."""
+def _feature_probability(pipeline: Any, texts: Any) -> np.ndarray:
+    """`_spam_probability` of messages already run through the pipeline's preprocessing (`count_feature_texts`)."""
     features, classifier = pipeline.named_steps["features"], pipeline.steps[-1][1]
     return classifier.predict_proba(features.transform(texts))[:, list(classifier.classes_).index("spam")]
 
@@ -193,35 +195,60 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
                  n_jobs: int | None = None, progress: Progress | None = None) -> CrossCorpusEvaluation:
     """Leave each corpus out in turn: train on the others, score it at the thresholds they chose.
 
-    Every message of the left-out corpus that also occurs (normalised as in de-duplication) in the
-    training part is removed first, so no figure rests on a message the model was trained on.
     `progress` is called ``len(corpora) * fit_steps(folds)`` times.
     """
+    X, y, groups = pool_corpora(corpora)
+    texts = count_feature_texts(feature_texts(X, kind=kind), kind=kind)  # once, not once per left-out corpus
+    weights = sample_weights(groups, y, cap=weight_cap)
+
+    def fit_and_score(train: np.ndarray, test: np.ndarray) -> LeftOutScores:
+        trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
+                               random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
+                               sample_weight=None if weights is None else weights[train], groups=groups[train])
+        probability = _feature_probability(trained.pipeline, texts[test])
+        return probability, trained.pipeline.labels(X[test], probability), trained.thresholds, trained.params
+
+    settings = {"target_ham_fpr": target_ham_fpr, "folds": folds, "weight_cap": weight_cap,
+                "random_state": random_state}
+    return leave_one_corpus_out(X, y, groups, fit_and_score, kind=kind, settings=settings)
+
+
+#: What training on one side and scoring the left-out corpus gives: spam probabilities and labels of
+#: the test messages, the thresholds and the hyper-parameters training chose.
+LeftOutScores = tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, Any]]
+
+
+def pool_corpora(corpora: Mapping[str, Corpus]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Messages, labels and the name of the corpus each came from, of all `corpora` together."""
     if len(corpora) < 2:
         raise ValueError("cross-corpus evaluation needs at least two corpora")
-    names = list(corpora)
-    X = np.asarray([m for name in names for m in corpora[name].messages], dtype=object)
-    y = np.asarray([label for name in names for label in corpora[name].labels], dtype=object)
-    groups = np.asarray([name for name in names for _ in corpora[name].messages], dtype=object)
+    X = np.asarray([m for corpus in corpora.values() for m in corpus.messages], dtype=object)
+    y = np.asarray([label for corpus in corpora.values() for label in corpus.labels], dtype=object)
+    groups = np.asarray([name for name, corpus in corpora.items() for _ in corpus.messages], dtype=object)
+    return X, y, groups
+
+
+def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                         fit_and_score: Callable[[np.ndarray, np.ndarray], LeftOutScores], *, kind: str,
+                         settings: dict[str, Any]) -> CrossCorpusEvaluation:
+    """The protocol of `cross_corpus` for any design: `fit_and_score(train, test)` gets boolean masks over `X`.
+
+    Every message of the left-out corpus that also occurs (normalised as in de-duplication) in the
+    training part is removed first, so no figure rests on a message the model was trained on. The
+    baseline design of `make quality` runs through here too, so both tables are measured alike.
+    """
     keys = np.asarray([fold_message(message) for message in X], dtype=object)
-    texts = np.asarray(feature_texts(X, kind=kind), dtype=object)
-    weights = sample_weights(groups, y, cap=weight_cap)
-    evaluation = CrossCorpusEvaluation([], kind=kind, settings={
-        "target_ham_fpr": target_ham_fpr, "folds": folds, "weight_cap": weight_cap, "random_state": random_state})
-    for name in names:
+    evaluation = CrossCorpusEvaluation([], kind=kind, settings=settings)
+    for name in dict.fromkeys(groups):
         train = groups != name
         if set(y[train]) != {"ham", "spam"}:
             raise ValueError(f"without {name!r} the other corpora do not hold both ham and spam")
         seen = set(keys[train])
         test = (groups == name) & np.asarray([key not in seen for key in keys])
-        trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
-                               random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
-                               sample_weight=None if weights is None else weights[train], groups=groups[train])
-        probability = _feature_probability(trained.pipeline, texts[test])
-        predicted = trained.pipeline.labels(X[test], probability)
-        evaluation.rows.append(_left_out_row(name, y[test], probability, predicted,
+        probability, predicted, thresholds, params = fit_and_score(train, test)
+        evaluation.rows.append(_left_out_row(name, y[test], probability, np.asarray(predicted),
                                              removed=int(np.sum(groups == name) - np.sum(test)),
-                                             thresholds=trained.thresholds, params=trained.params))
+                                             thresholds=thresholds, params=params))
         evaluation.scores[name] = (y[test], probability)
     return evaluation
 

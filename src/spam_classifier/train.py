@@ -15,14 +15,12 @@ pipeline (`SpamPipeline.thresholds`), so ``model.joblib``'s ``predict`` and the 
 from __future__ import annotations
 
 import math
-from array import array
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -32,12 +30,8 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-try:  # what scikit-learn's own _count_vocab returns its matrix through (sparse array or matrix, as configured)
-    from sklearn.utils._sparse import _align_api_if_sparse
-except ImportError:  # scikit-learn < 1.9 returns a csr_matrix
-    _align_api_if_sparse = sp.csr_matrix
-
 from .preprocess import CHANNELS, message_channel, preprocess_messages
+from .vectorizers import CountedTexts, PrecountableTfidfVectorizer, WordGramTfidfVectorizer, count_texts
 
 __all__ = [
     "C_GRID",
@@ -51,6 +45,7 @@ __all__ = [
     "WordGramTfidfVectorizer",
     "build_pipeline",
     "choose_threshold",
+    "count_feature_texts",
     "feature_texts",
     "fit_pipeline",
     "fit_steps",
@@ -112,74 +107,6 @@ class SpamPipeline(Pipeline):
         return np.asarray(["spam" if p >= thresholds[message_channel(m)] else "ham" for p, m in pairs], dtype=object)
 
 
-class WordGramTfidfVectorizer(TfidfVectorizer):
-    """A TfidfVectorizer whose char_wb counting works word by word: the same matrix, several times faster.
-
-    char_wb n-grams never cross a word, so a document's counts are its distinct words' n-grams times
-    how often each word occurs, and a word's n-grams need computing once per fit, not once per
-    occurrence; the counting itself runs in C (`Counter.update`). scikit-learn counts n-gram by
-    n-gram in Python, which made fitting on a few thousand emails take minutes. Parameters, fitted
-    attributes and results are TfidfVectorizer's (tests compare the two), so the compiler and the
-    scorer treat it as one.
-    """
-
-    _MEMO_WORDS = 200_000  # distinct words whose term indexes are kept per call: tens of MB at most
-    _MEMO_WORD_CHARS = 40
-
-    def _count_vocab(self, raw_documents: Iterable[Any], fixed_vocab: bool) -> tuple[dict[str, int], Any]:
-        plain = self.preprocessor is None and self.tokenizer is None and self.strip_accents is None
-        if self.analyzer != "char_wb" or not plain:
-            return super()._count_vocab(raw_documents, fixed_vocab)
-        vocabulary: Any = self.vocabulary_ if fixed_vocab else defaultdict()
-        if not fixed_vocab:
-            vocabulary.default_factory = vocabulary.__len__
-        low, high = self.ngram_range
-        memo: dict[str, list[int]] = {}
-        j_indices: list[int] = []
-        indptr = [0]
-        values = array("i")
-        for raw in raw_documents:
-            doc = self.decode(raw)
-            counts: Counter[int] = Counter()
-            for word, times in Counter((doc.lower() if self.lowercase else doc).split()).items():
-                indexes = memo.get(word)
-                if indexes is None:
-                    grams = _char_wb_grams(word, low, high)
-                    indexes = ([vocabulary[gram] for gram in grams if gram in vocabulary] if fixed_vocab
-                               else [vocabulary[gram] for gram in grams])
-                    if len(word) <= self._MEMO_WORD_CHARS:
-                        if len(memo) >= self._MEMO_WORDS:
-                            memo.clear()
-                        memo[word] = indexes
-                counts.update(indexes if times == 1 else indexes * times)
-            j_indices.extend(counts.keys())
-            values.extend(counts.values())
-            indptr.append(len(j_indices))
-        if not fixed_vocab:
-            vocabulary = dict(vocabulary)
-            if not vocabulary:
-                raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        index_type = np.int64 if indptr[-1] > np.iinfo(np.int32).max else np.int32
-        matrix = sp.csr_array((np.frombuffer(values, dtype=np.intc), np.asarray(j_indices, dtype=index_type),
-                               np.asarray(indptr, dtype=index_type)),
-                              shape=(len(indptr) - 1, len(vocabulary)), dtype=self.dtype)
-        matrix.sort_indices()
-        return vocabulary, _align_api_if_sparse(matrix)
-
-
-def _char_wb_grams(word: str, low: int, high: int) -> list[str]:
-    """scikit-learn's char_wb n-grams of one word, in its order (`_VectorizerMixin._char_wb_ngrams`)."""
-    padded = f" {word} "
-    length = len(padded)
-    grams: list[str] = []
-    for n in range(low, high + 1):
-        if n >= length:  # the padded word is shorter than n: counted once, whole, and no longer n-grams
-            grams.append(padded)
-            break
-        grams += [padded[start : start + n] for start in range(length - n + 1)]
-    return grams
-
-
 def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
                    thresholds: dict[str, float] | None = None) -> SpamPipeline:
     """An unfitted pipeline of the given kind: raw messages in, ``predict_proba`` out."""
@@ -190,8 +117,8 @@ def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
     elif kind == "default":
         features = FeatureUnion(
             [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
-                                          max_features=MAX_WORD_FEATURES)),
+                ("words", PrecountableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                                      max_features=MAX_WORD_FEATURES)),
                 ("chars", WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True,
                                                   min_df=2, max_features=MAX_CHAR_FEATURES)),
             ]
@@ -232,14 +159,15 @@ def fit_pipeline(
     random_state: int = 0,
     n_jobs: int | None = None,
     progress: Progress | None = None,
-    texts: Sequence[str] | None = None,
+    texts: Sequence[str] | CountedTexts | None = None,
     sample_weight: Sequence[float] | None = None,
     groups: Sequence[str] | None = None,
 ) -> TrainedModel:
     """Choose hyper-parameters and threshold by CV on this data only, then fit on all of it.
 
-    `texts` are the messages as the model reads them (`feature_texts`), when the caller already has
-    them: evaluation fits many models on overlapping data and preprocesses each message only once.
+    `texts` are the messages as the model reads them (`feature_texts`, or `count_feature_texts` of
+    them), when the caller already has them: evaluation fits many models on overlapping data and
+    preprocesses and counts each message only once.
     `sample_weight` weighs messages in the classifier's loss (e.g. so a large ham-only corpus does
     not drown the others); thresholds are always set on unweighted out-of-fold ham.
     `groups` names the corpus of each message: when there are several, the folds keep corpora whole
@@ -253,7 +181,7 @@ def fit_pipeline(
         raise ValueError("labels must contain both 'ham' and 'spam' (and nothing else)")
     if folds < 2:
         raise ValueError(f"folds must be at least 2, not {folds}")
-    T = np.asarray(feature_texts(X, kind=kind) if texts is None else texts, dtype=object)
+    T = count_feature_texts(feature_texts(X, kind=kind) if texts is None else texts, kind=kind)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     if len(T) != len(y) or (w is not None and len(w) != len(y)):
         raise ValueError("messages, labels, texts and sample_weight must have the same length")
@@ -328,6 +256,20 @@ def _splits(y: np.ndarray, channels: np.ndarray, groups: Sequence[str] | None, f
 def feature_texts(messages: Sequence[str], *, kind: ModelKind = "default") -> list[str]:
     """What a `kind` pipeline's feature step reads: the preprocessed messages (the seed reads them raw)."""
     return list(messages) if kind == "seed" else preprocess_messages(messages)
+
+
+def count_feature_texts(texts: Sequence[str] | CountedTexts, *, kind: ModelKind = "default") -> Any:
+    """`feature_texts` ready for many fits: n-grams counted once where the kind's vectorizers allow it.
+
+    A `CountedTexts` for the default model (vectorizers.py: each fit on a subset then costs a fraction
+    of counting), an array of the texts for the seed. Index either with a fold's rows.
+    """
+    if isinstance(texts, CountedTexts):
+        return texts
+    parts = _leaves(build_pipeline(kind).named_steps["features"])
+    if all(isinstance(part, PrecountableTfidfVectorizer) for part in parts):
+        return count_texts(texts, parts)
+    return np.asarray(texts, dtype=object)
 
 
 def _channel_thresholds(scores: np.ndarray, is_ham: np.ndarray, channels: np.ndarray, corpora: np.ndarray,
