@@ -1,21 +1,27 @@
 """`make quality`: the headline quality figures, written to reports/quality.json and the README's tables.
 
 In-corpus: stratified 5-fold CV on the SMS Spam Collection (default and seed model) and on
-SpamAssassin. Cross-corpus: every catalog corpus left out in turn (`evaluate --cross-corpus`).
-`--check` only re-renders the README's tables from reports/quality.json and fails if they differ,
-so the figures in the README are always the ones the last full run wrote.
+SpamAssassin. Cross-corpus: every catalog corpus left out in turn (`evaluate --cross-corpus`), for
+this design and, beside it, for the design before it (commit 1ba1893, run from its own source
+through the same protocol). `--check` only re-renders the README's tables from reports/quality.json
+and fails if they differ, so the figures in the README are always the ones the last full run wrote.
 
-    python scripts/quality.py                 # everything (about an hour on 2 cores)
-    python scripts/quality.py --only cross    # or: in-corpus
+    python scripts/quality.py                 # everything (about two hours on 2 cores)
+    python scripts/quality.py --only cross    # or: in-corpus, baseline
     python scripts/quality.py --check
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
 import json
 import re
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,8 @@ REPORT = ROOT / "reports" / "quality.json"
 README = ROOT / "README.md"
 IN_CORPUS = [("sms", "default"), ("sms", "seed"), ("spamassassin", "default")]
 CROSS_CORPUS_FOLDS = 3
+#: The design this one replaced, measured beside it (issue #10's "today's design").
+BASELINE_COMMIT = "1ba1893"
 
 
 def _in_corpus() -> list[dict[str, Any]]:
@@ -53,6 +61,42 @@ def _cross_corpus() -> dict[str, Any]:
     return {**evaluation.metrics(), "seconds": round(time.monotonic() - started)}
 
 
+def _baseline_cross_corpus() -> dict[str, Any]:
+    """The cross-corpus table of the design at BASELINE_COMMIT: its own training code, today's data and protocol.
+
+    Its package is unpacked from git under another name, so both designs live in one process.
+    """
+    from spam_classifier.corpora import load_corpora
+    from spam_classifier.corpora.catalog import CATALOG
+    from spam_classifier.evaluate import leave_one_corpus_out, pool_corpora
+
+    started = time.monotonic()
+    package = f"spam_classifier_{BASELINE_COMMIT}"
+    archive = subprocess.run(["git", "archive", BASELINE_COMMIT, "src/spam_classifier"], cwd=ROOT,
+                             check=True, capture_output=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        (Path(tmp) / "src" / "spam_classifier").rename(Path(tmp) / package)
+        sys.path.insert(0, tmp)  # joblib's workers inherit sys.path
+        try:
+            train = importlib.import_module(f"{package}.train")
+            X, y, groups = pool_corpora({name: load_corpora([name], require_both=False) for name in CATALOG})
+
+            def fit_and_score(train_mask: Any, test_mask: Any) -> Any:
+                print(f"baseline: training without {set(groups[test_mask])}", file=sys.stderr)
+                trained = train.fit_pipeline(X[train_mask], y[train_mask], folds=CROSS_CORPUS_FOLDS, n_jobs=2)
+                pipeline = trained.pipeline
+                probability = pipeline.predict_proba(X[test_mask])[:, list(pipeline.classes_).index("spam")]
+                return probability, pipeline.labels(X[test_mask], probability), trained.thresholds, trained.params
+
+            evaluation = leave_one_corpus_out(X, y, groups, fit_and_score, kind=f"default at {BASELINE_COMMIT}",
+                                              settings={"target_ham_fpr": 0.001, "folds": CROSS_CORPUS_FOLDS})
+        finally:
+            sys.path.remove(tmp)
+    return {**evaluation.metrics(), "seconds": round(time.monotonic() - started)}
+
+
 def _in_corpus_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| corpus | model | n (spam) | F1 | MCC | ROC-AUC | spam recall | ham FPR |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -62,14 +106,27 @@ def _in_corpus_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cross_corpus_table(result: dict[str, Any]) -> str:
+def _cross_corpus_table(result: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    """This design's row per left-out corpus; with a baseline, each figure of it beside this one's."""
+    metrics = ("roc_auc", "recall", "ham_fpr", "f1")
+    titles = ("ROC-AUC", "spam recall", "ham FPR", "F1")
+    before = {row["corpus"]: row for row in (baseline or {}).get("corpora", [])}
+
     def cell(value: float | None) -> str:
         return "–" if value is None else f"{value:.4f}"
 
-    lines = ["| left-out corpus | ham / spam tested | ROC-AUC | spam recall | ham FPR | F1 |",
-             "|---|---:|---:|---:|---:|---:|"]
+    if baseline:
+        header = " | ".join(f"{title} | {title} ({BASELINE_COMMIT})" for title in titles)
+    else:
+        header = " | ".join(titles)
+    lines = [f"| left-out corpus | ham / spam tested | {header} |",
+             "|---|---:|" + "---:|" * (len(metrics) * (2 if baseline else 1))]
     for row in result["corpora"]:
-        cells = " | ".join(cell(row[name]) for name in ("roc_auc", "recall", "ham_fpr", "f1"))
+        if baseline:
+            old = before.get(row["corpus"], {})
+            cells = " | ".join(f"**{cell(row[name])}** | {cell(old.get(name))}" for name in metrics)
+        else:
+            cells = " | ".join(cell(row[name]) for name in metrics)
         lines.append(f"| {row['corpus']} | {row['n_ham']:,} / {row['n_spam']:,} | {cells} |")
     return "\n".join(lines)
 
@@ -80,7 +137,7 @@ def _render(readme: str, report: dict[str, Any]) -> str:
     if "in_corpus" in report:
         tables["in-corpus"] = _in_corpus_table(report["in_corpus"])
     if "cross_corpus" in report:
-        tables["cross-corpus"] = _cross_corpus_table(report["cross_corpus"])
+        tables["cross-corpus"] = _cross_corpus_table(report["cross_corpus"], report.get("cross_corpus_baseline"))
     for name, table in tables.items():
         pattern = re.compile(rf"(<!-- quality:{name} -->\n).*?(\n<!-- /quality:{name} -->)", re.S)
         if not pattern.search(readme):
@@ -91,7 +148,7 @@ def _render(readme: str, report: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["in-corpus", "cross"], default=None)
+    parser.add_argument("--only", choices=["in-corpus", "cross", "baseline"], default=None)
     parser.add_argument("--check", action="store_true", help="fail if the README's tables differ from the report")
     args = parser.parse_args()
     report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
@@ -107,6 +164,8 @@ def main() -> int:
         report["in_corpus"] = _in_corpus()
     if args.only in (None, "cross"):
         report["cross_corpus"] = _cross_corpus()
+    if args.only in (None, "baseline"):
+        report["cross_corpus_baseline"] = _baseline_cross_corpus()
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n")
     README.write_text(_render(README.read_text(), report))
