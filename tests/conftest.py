@@ -138,3 +138,27 @@ def publish(tmp_path: Path) -> Callable[..., str]:
 
 
 from s3_server import s3_bucket, s3_endpoint, s3_outage  # noqa: E402,F401
+
+#: Fixtures of the session's SeaweedFS server, which binds fixed ports.
+_S3_FIXTURES = frozenset({"s3_endpoint", "s3_bucket", "s3_outage"})
+
+
+def _shared_resource(item: pytest.Item) -> str | None:
+    """The machine-wide thing `item` shares with other tests, if any."""
+    if item.get_closest_marker("s3") or _S3_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return "s3"
+    module = getattr(item, "module", None)
+    if module is not None and "trained" in vars(module):  # tests/trained.py's models take minutes to fit
+        return "trained"
+    if item.get_closest_marker("spark"):  # one JVM per session
+        return "spark"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n auto --dist loadgroup`, as `make test` runs), a shared resource stays in one worker."""
+    for item in items:
+        group = _shared_resource(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

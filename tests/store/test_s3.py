@@ -334,3 +334,11 @@ def test_s3_contract_and_model_source_pass_with_boto3_reads(own_s3_server: None)
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+@pytest.mark.s3
+def test_s3_tests_run_in_one_xdist_worker(request: pytest.FixtureRequest) -> None:
+    """`make test` runs xdist with --dist loadgroup: every S3 test must carry the group of the one SeaweedFS."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only under pytest-xdist's --dist loadgroup")
+    assert request.node.nodeid.endswith("@s3"), "xdist did not group this test: check the pytest/pytest-xdist pins"
