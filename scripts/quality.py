@@ -6,7 +6,7 @@ this design and, beside it, for the design before it (commit 1ba1893, run from i
 through the same protocol). `--check` only re-renders the README's tables from reports/quality.json
 and fails if they differ, so the figures in the README are always the ones the last full run wrote.
 
-    python scripts/quality.py                 # everything (about two hours on 2 cores)
+    python scripts/quality.py                 # everything (hours on 2 cores; cross: 18 min)
     python scripts/quality.py --only cross    # or: in-corpus, baseline
     python scripts/quality.py --check
 """
