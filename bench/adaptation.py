@@ -11,8 +11,8 @@ Each message is preprocessed and counted once (`train.count_feature_texts`), the
 
 Usage:
     .venv/bin/python bench/adaptation.py --quick --out build/adaptation        # seed model, subsampled: minutes
-    .venv/bin/python bench/adaptation.py --model default --folds 5 --jobs 2 \\
-        --train-corpora all --out build/adaptation                             # the full run: hours here
+    .venv/bin/python bench/adaptation.py --model default --folds 3 --jobs 2 \\
+        --train-corpora all --out build/adaptation                             # the full run: about an hour here
 
 Writes adaptation.json, adaptation.md (the table) and adaptation.png (ROC-AUC and ham FPR against k).
 """
