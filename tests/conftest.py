@@ -155,10 +155,20 @@ def _shared_resource(item: pytest.Item) -> str | None:
     return None
 
 
+#: The groups by how long they run (the trained models take minutes), longest first.
+_GROUP_ORDER = ("trained", "s3", "spark")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n auto --dist loadgroup`, as `make test` runs), a shared resource stays in one worker."""
+    """Under pytest-xdist (`-n auto --dist loadgroup`, as `make test` runs), a shared resource stays in one worker.
+
+    The groups also run first, longest first: xdist hands out work in collection order, and a group
+    that starts last would finish minutes after everything else.
+    """
+    groups = {}
     for item in items:
-        group = _shared_resource(item)
+        group = groups[item] = _shared_resource(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: _GROUP_ORDER.index(groups[item]) if groups[item] else len(_GROUP_ORDER))
