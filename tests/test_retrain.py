@@ -18,10 +18,11 @@ from retrain_data import champion, honest, poison
 from spam_classifier.cli import cli
 from spam_classifier.corpora.catalog import CATALOG
 from spam_classifier.errors import CorpusError
+from spam_classifier.evaluate import source_weights
 from spam_classifier.feedback import new_report, record_feedback
 from spam_classifier.retrain import EXIT_REFUSED, base_sources, check_set_mask
 from spam_classifier.store import ModelStore, open_store
-from spam_classifier.workflows import parse_source_weights, source_weights
+from spam_classifier.workflows import parse_source_weights
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,9 @@ __all__ = [
     "leave_one_corpus_out",
     "metrics",
     "pool_corpora",
+    "rates",
     "sample_weights",
+    "source_weights",
     "write_cross_corpus_report",
     "write_report",
 ]
@@ -159,7 +161,7 @@ def sample_weights(groups: Sequence[str], labels: Sequence[str], *, cap: int | N
     """
     weights = None if cap is None else corpus_weights(groups, labels, cap=cap)
     if factors:
-        scale = np.asarray([factors.get(group, 1.0) for group in groups], dtype=float)
+        scale = source_weights(groups, factors)
         weights = scale if weights is None else weights * scale
     return weights
 
@@ -255,19 +257,32 @@ def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
 def _left_out_row(name: str, truth: np.ndarray, probability: np.ndarray, predicted: np.ndarray, *, removed: int,
                   thresholds: dict[str, float], params: dict[str, Any]) -> dict[str, Any]:
-    is_spam, flagged = truth == "spam", predicted == "spam"
+    measured = rates(truth, probability, predicted)
+    f1 = float(f1_score(truth == "spam", predicted == "spam", zero_division=0)) if measured["n_spam"] else None
+    return {"corpus": name, "n_ham": measured["n_ham"], "n_spam": measured["n_spam"], "overlap_removed": removed,
+            "roc_auc": measured["roc_auc"], "recall": measured["recall"], "ham_fpr": measured["ham_fpr"], "f1": f1,
+            "thresholds": thresholds, "params": params}
+
+
+def rates(y_true: Sequence[str], spam_probability: Sequence[float], predicted: Sequence[str]) -> dict[str, Any]:
+    """Ham and spam counts, ROC-AUC, spam recall and ham FPR; None where there are no messages to measure on.
+
+    For data that may hold one class only (a spam-only corpus, a slice of feedback), unlike `metrics`.
+    """
+    is_spam, flagged = np.asarray(y_true) == "spam", np.asarray(predicted) == "spam"
     n_spam, n_ham = int(is_spam.sum()), int((~is_spam).sum())
-    row: dict[str, Any] = {"corpus": name, "n_ham": n_ham, "n_spam": n_spam, "overlap_removed": removed,
-                           "roc_auc": None, "recall": None, "ham_fpr": None, "f1": None,
-                           "thresholds": thresholds, "params": params}
-    if n_spam and n_ham:
-        row["roc_auc"] = float(roc_auc_score(is_spam, probability))
-    if n_spam:
-        row["recall"] = float(np.mean(flagged[is_spam]))
-        row["f1"] = float(f1_score(is_spam, flagged, zero_division=0))
-    if n_ham:
-        row["ham_fpr"] = float(np.mean(flagged[~is_spam]))
-    return row
+    return {
+        "n_ham": n_ham,
+        "n_spam": n_spam,
+        "roc_auc": float(roc_auc_score(is_spam, spam_probability)) if n_spam and n_ham else None,
+        "recall": float(np.mean(flagged[is_spam])) if n_spam else None,
+        "ham_fpr": float(np.mean(flagged[~is_spam])) if n_ham else None,
+    }
+
+
+def source_weights(groups: Sequence[str], factors: Mapping[str, float]) -> np.ndarray:
+    """The factor of each message's `--data` source (1 for sources without one)."""
+    return np.asarray([factors.get(group, 1.0) for group in groups], dtype=float)
 
 
 def write_report(evaluation: Evaluation, directory: str | Path) -> Path:

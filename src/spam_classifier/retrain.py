@@ -31,6 +31,7 @@ import numpy as np
 from .corpora import Corpus, LoadOptions, load_corpora
 from .corpora.catalog import CATALOG
 from .errors import ConfigurationError
+from .evaluate import rates
 from .feedback import FeedbackReport, latest_reports, message_key, read_feedback
 from .scorer import Model, load_model
 from .store import open_store
@@ -130,21 +131,9 @@ def check_set_mask(messages: Sequence[str]) -> np.ndarray:
 
 
 def scores(model: Model, messages: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """ROC-AUC, spam recall and ham FPR of `model` (runtime scorer, its own thresholds); None where undefined."""
-    from sklearn.metrics import roc_auc_score
-
+    """`evaluate.rates` of `model` (runtime scorer, its own thresholds): counts, ROC-AUC, spam recall, ham FPR."""
     predictions = model.score(messages)
-    truth = np.asarray(labels) == "spam"
-    probability = np.asarray([p.spam_probability for p in predictions])
-    flagged = np.asarray([p.label == "spam" for p in predictions], dtype=bool)
-    n_spam, n_ham = int(truth.sum()), int((~truth).sum())
-    return {
-        "n_ham": n_ham,
-        "n_spam": n_spam,
-        "roc_auc": float(roc_auc_score(truth, probability)) if n_spam and n_ham else None,
-        "recall": float(flagged[truth].mean()) if n_spam else None,
-        "ham_fpr": float(flagged[~truth].mean()) if n_ham else None,
-    }
+    return rates(labels, [p.spam_probability for p in predictions], [p.label for p in predictions])
 
 
 def retrain(

@@ -22,7 +22,7 @@ from .evaluate import DEFAULT_WEIGHT_CAP, metrics, sample_weights
 from .preprocess import message_channel
 from .train import ModelKind, Progress, fit_pipeline
 
-__all__ = ["LOCAL_WEIGHT", "parse_source_weights", "source_weights", "train_model", "training_weights"]
+__all__ = ["LOCAL_WEIGHT", "parse_source_weights", "train_model", "training_weights"]
 
 #: The weight `retrain` gives feedback, and the one docs/feedback.md suggests for local data: a few hundred of a
 #: deployment's own messages must count against tens of thousands of public ones. Measured in issue #11: 50
@@ -50,11 +50,6 @@ def parse_source_weights(specs: Iterable[str], sources: Sequence[str]) -> dict[s
                               f"({', '.join(sources)})")
         factors[source] = factor
     return factors
-
-
-def source_weights(groups: Sequence[str], factors: Mapping[str, float]) -> np.ndarray:
-    """The factor of each message's `--data` source (1 for sources without one)."""
-    return np.asarray([factors.get(group, 1.0) for group in groups], dtype=float)
 
 
 def training_weights(corpus: Corpus, *, weight_cap: int | None = DEFAULT_WEIGHT_CAP,
