@@ -31,7 +31,7 @@ from sklearn.model_selection import train_test_split
 
 from spam_classifier.corpora import load_corpora
 from spam_classifier.corpora.catalog import CATALOG
-from spam_classifier.evaluate import DEFAULT_WEIGHT_CAP, corpus_weights
+from spam_classifier.evaluate import DEFAULT_WEIGHT_CAP, sample_weights
 from spam_classifier.preprocess import fold_message
 from spam_classifier.train import count_feature_texts, feature_texts, fit_pipeline
 from spam_classifier.workflows import LOCAL_WEIGHT
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             y_fit = np.concatenate([y_base, y_left[picked]])
             T_fit = np.concatenate([T_base, t_left[picked]])
             g_fit = np.concatenate([g_base, np.asarray([_LOCAL] * len(picked), dtype=object)])
-            weights = corpus_weights(g_fit, y_fit, cap=DEFAULT_WEIGHT_CAP) * np.where(g_fit == _LOCAL, args.weight, 1.0)
+            weights = sample_weights(g_fit, y_fit, cap=DEFAULT_WEIGHT_CAP, factors={_LOCAL: args.weight})
             start = time.perf_counter()
             trained = fit_pipeline(X_fit, y_fit, kind=args.model, folds=args.folds, target_ham_fpr=args.target_ham_fpr,
                                    n_jobs=args.jobs, texts=counted[T_fit], sample_weight=weights)
