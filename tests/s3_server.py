@@ -59,6 +59,10 @@ class _Weed:
             str(binary), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-s3.port={S3_PORT}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
             "-master.telemetry=false",
+            # Every bucket is a SeaweedFS collection with a volume of its own. Left to itself, `weed mini` allows
+            # free disk / 1 GiB volumes (54 here, fewer on a smaller disk), and once a session has made that many
+            # buckets every write to a new one fails with InternalError. Test objects are tiny; volumes are sparse.
+            "-volume.max=2000", "-master.volumeSizeLimitMB=64",
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

@@ -342,3 +342,14 @@ def test_s3_tests_run_in_one_xdist_worker(request: pytest.FixtureRequest) -> Non
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("only under pytest-xdist's --dist loadgroup")
     assert request.node.nodeid.endswith("@s3"), "xdist did not group this test: check the pytest/pytest-xdist pins"
+
+
+@pytest.mark.s3
+def test_s3_server_has_room_for_far_more_buckets_than_the_suite_makes(s3_endpoint: str) -> None:
+    """Each bucket is a SeaweedFS collection with a volume of its own. By default `weed mini` allows free disk /
+    1 GiB volumes (54 here), and writes to every bucket after that failed with InternalError mid-suite."""
+    import urllib.request
+
+    with urllib.request.urlopen("http://127.0.0.1:9333/dir/status", timeout=5) as response:  # the master
+        topology = json.load(response)["Topology"]
+    assert topology["Free"] >= 1000, topology
