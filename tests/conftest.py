@@ -137,7 +137,7 @@ def publish(tmp_path: Path) -> Callable[..., str]:
     return publish_version
 
 
-from s3_server import s3_bucket, s3_endpoint, s3_outage  # noqa: E402,F401
+from s3_server import boto3_reads, s3_bucket, s3_endpoint, s3_outage  # noqa: E402,F401
 
 #: Fixtures of the session's SeaweedFS server, which binds fixed ports.
 _S3_FIXTURES = frozenset({"s3_endpoint", "s3_bucket", "s3_outage"})

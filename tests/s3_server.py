@@ -5,6 +5,9 @@ Fixtures (imported into conftest.py):
     s3_endpoint   session: starts one server, points boto3 at it through the standard environment variables
                   (AWS_ENDPOINT_URL_S3, AWS_REGION, keys), yields the endpoint URL, SIGTERMs it at the end
     s3_bucket     function: a fresh, empty bucket with versioning on; yields its name
+    boto3_reads   function: S3 stores opened in the test read through boto3 (as without static keys), not `_sigv4`
+
+`S3_STORES` parametrizes a store fixture over both read paths.
 
 `weed mini` binds fixed loopback ports, so only one can run per machine at a time; a busy port fails the
 session with a message naming it. `stop_s3_server()` / `start_s3_server()` stop and restart the session's
@@ -25,13 +28,16 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["S3_PORT", "s3_bucket", "s3_endpoint", "start_s3_server", "stop_s3_server"]
+__all__ = ["S3_PORT", "S3_STORES", "boto3_reads", "s3_bucket", "s3_endpoint", "start_s3_server", "stop_s3_server"]
 
 S3_PORT = 18333
 #: Every port `weed mini` binds with the options below (master, volume, filer, s3 and their gRPC ports, admin).
 _PORTS = (9333, 19333, 9340, 19340, 8888, 18888, S3_PORT, S3_PORT + 10000, 23646, 33646)
 _ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "testtest"}
+#: Store parameters of the S3 tests: reads through the stdlib client (with static keys, as on Lambda) and through
+#: boto3 (any other credentials); a fixture given "s3-boto3" requests `boto3_reads`.
+S3_STORES = (pytest.param("s3", marks=pytest.mark.s3), pytest.param("s3-boto3", marks=pytest.mark.s3))
 
 
 class _Weed:
@@ -167,6 +173,14 @@ def _s3_answers() -> bool:
     except (BotoCoreError, ClientError):
         return False
     return True
+
+
+@pytest.fixture
+def boto3_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3 stores opened in this test read through boto3 too, as they do without static keys in the environment."""
+    from spam_classifier.store import S3Store
+
+    monkeypatch.setattr(S3Store, "_stdlib_reads", False)
 
 
 @pytest.fixture

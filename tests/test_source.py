@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import HAM_DOCS, SPAM_DOCS, Clock, tiny_model_spec
-from s3_server import start_s3_server, stop_s3_server
+from s3_server import S3_STORES, start_s3_server, stop_s3_server
 from spam_classifier import source as source_module
 from spam_classifier.errors import ConfigurationError
 from spam_classifier.scorer import DEFAULT_MODEL_DIR
@@ -20,12 +20,14 @@ from spam_classifier.source import ModelSource, parse_model_uri
 from spam_classifier.store import MemoryStore, ModelStore, open_store
 
 
-@pytest.fixture(params=["memory", "local", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.fixture(params=["memory", "local", *S3_STORES])
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "memory":
         return f"memory://{request.node.name}"
     if request.param == "local":
         return str(tmp_path / "store")
+    if request.param == "s3-boto3":
+        request.getfixturevalue("boto3_reads")
     return f"s3://{request.getfixturevalue('s3_bucket')}/spam"
 
 
@@ -259,10 +261,14 @@ def test_model_source_tampered_cache_is_discarded_and_fetched_again(
     assert json.loads(cached.read_text()) == tiny_model_spec(intercept=-1.0)
 
 
+@pytest.mark.parametrize("reads", ["stdlib", "boto3"])
 @pytest.mark.s3
 def test_model_source_keeps_serving_while_s3_is_down_and_recovers(
-    s3_bucket: str, s3_outage: None, clock: Clock, publish: Any, tmp_path: Path
+    reads: str, s3_bucket: str, s3_outage: None, clock: Clock, publish: Any, tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if reads == "boto3":
+        request.getfixturevalue("boto3_reads")
     uri = f"s3://{s3_bucket}/spam"
     publish(open_store(uri), "v1", alias="production")
     source = ModelSource(f"{uri}@production", clock=clock, cache_dir=tmp_path / "cache")

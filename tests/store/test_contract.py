@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import make_test_artifact, tiny_model_spec
+from s3_server import S3_STORES
 from spam_classifier.artifact import write_artifact
 from spam_classifier.errors import ArtifactError, ConfigurationError, ModelNotFoundError, StoreError
 from spam_classifier.store import LocalStore, MemoryStore, ModelStore, S3Store, VersionInfo, open_store
@@ -26,7 +27,7 @@ class _Harness:
     write: Callable[[str, bytes], None]
 
 
-@pytest.fixture(params=["memory", "local", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.fixture(params=["memory", "local", *S3_STORES])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Harness]:
     if request.param == "memory":
         store = open_store(f"memory://{request.node.name}-{id(request)}")
@@ -49,6 +50,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Harness
     else:
         import boto3
 
+        if request.param == "s3-boto3":
+            request.getfixturevalue("boto3_reads")
         bucket = request.getfixturevalue("s3_bucket")
         store = open_store(f"s3://{bucket}/models/spam")
         assert isinstance(store, S3Store)

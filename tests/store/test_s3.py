@@ -8,18 +8,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import make_test_artifact
-from s3_server import start_s3_server, stop_s3_server
 from spam_classifier.errors import ConfigurationError, ModelNotFoundError, StoreError
 from spam_classifier.store import S3Store, open_store
-
-_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _open(uri: str) -> S3Store:
@@ -33,12 +29,6 @@ def _record(store: S3Store, event: str) -> list[Any]:
     seen: list[Any] = []
     store._client.meta.events.register(event, lambda **kwargs: seen.append(kwargs))
     return seen
-
-
-@pytest.fixture
-def boto3_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stores opened in this test read through boto3 too, as they do without static keys in the environment."""
-    monkeypatch.setattr(S3Store, "_stdlib_reads", False)
 
 
 def test_import_store_does_not_import_boto3() -> None:
@@ -303,37 +293,6 @@ def test_s3_feedback_is_written_without_boto3_when_the_environment_has_static_ke
     assert [new for _, new in results] == [True, False]
     assert [name for name in modules if name.split(".")[0] in ("boto3", "botocore")] == []
     assert _open(uri).list_feedback() == [results[0][0]]
-
-
-@pytest.fixture
-def own_s3_server(s3_endpoint: str) -> Iterator[None]:
-    """Frees the fixed SeaweedFS ports for a nested test session; the session's server is back afterwards."""
-    stop_s3_server()
-    try:
-        yield
-    finally:
-        start_s3_server()
-
-
-_WITH_BOTO3_READS = """
-import sys
-import pytest
-from spam_classifier.store.s3 import S3Store
-S3Store._stdlib_reads = False
-sys.exit(pytest.main(sys.argv[1:]))
-"""
-
-
-@pytest.mark.s3
-def test_s3_contract_and_model_source_pass_with_boto3_reads(own_s3_server: None) -> None:
-    """The rest of the session runs the S3 store's reads through `_sigv4`; this runs the same suites on boto3."""
-    tests = ["tests/store/test_contract.py", "tests/test_source.py"]
-    command = [sys.executable, "-c", _WITH_BOTO3_READS, *tests, "-m", "s3", "-q", "-p", "no:cacheprovider"]
-
-    result = subprocess.run(command, cwd=_ROOT, capture_output=True, text=True, check=False, timeout=600)
-
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
 
 
 @pytest.mark.s3
