@@ -3,11 +3,11 @@
 Fixtures (imported into conftest.py):
 
     s3_endpoint   session: starts one server, points boto3 at it through the standard environment variables
-                  (AWS_ENDPOINT_URL_S3, AWS_REGION, keys), yields the endpoint URL, SIGTERMs it at the end
+                  (AWS_ENDPOINT_URL_S3, AWS_REGION, keys), yields the endpoint URL, kills it at the end
     s3_bucket     function: a fresh, empty bucket with versioning on; yields its name
     boto3_reads   function: S3 stores opened in the test read through boto3 (as without static keys), not `_sigv4`
 
-`S3_STORES` parametrizes a store fixture over both read paths.
+`S3_STORES` parametrizes a store fixture over both read paths; `s3_client()` is the tests' own boto3 client.
 
 `weed mini` binds fixed loopback ports, so only one can run per machine at a time; a busy port fails the
 session with a message naming it. `stop_s3_server()` / `start_s3_server()` stop and restart the session's
@@ -16,6 +16,7 @@ server on the same data, for tests of what happens while S3 is down.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -25,10 +26,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["S3_PORT", "S3_STORES", "boto3_reads", "s3_bucket", "s3_endpoint", "start_s3_server", "stop_s3_server"]
+__all__ = [
+    "S3_PORT", "S3_STORES", "boto3_reads", "s3_bucket", "s3_client", "s3_endpoint", "start_s3_server", "stop_s3_server",
+]  # fmt: skip
 
 S3_PORT = 18333
 #: Every port `weed mini` binds with the options below (master, volume, filer, s3 and their gRPC ports, admin).
@@ -83,10 +87,11 @@ class _Weed:
                 pytest.fail(f"SeaweedFS did not answer on {_ENDPOINT} within 60 s; see {self.log_path}", pytrace=False)
             time.sleep(0.1)
 
-    def stop(self) -> None:
+    def stop(self, *, keep_data: bool = True) -> None:
+        """Stop the server; without `keep_data` it is killed, not shut down (10 s or more after a session)."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(signal.SIGTERM if keep_data else signal.SIGKILL)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -135,18 +140,29 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _server.start()
         yield _ENDPOINT
     finally:
-        _server.stop()
+        _server.stop(keep_data=False)
         _server = None
         patch.undo()
+
+
+@functools.cache
+def s3_client() -> Any:
+    """A boto3 S3 client on the session's server, for tests to look behind the store and to set things up.
+
+    One per process: a new boto3 session loads the service models again, 0.25 s a client, which a
+    hundred S3 tests paid for several times each.
+    """
+    import boto3
+
+    assert _server is not None, "s3_client() needs the s3_endpoint fixture"
+    return boto3.session.Session().client("s3")
 
 
 @pytest.fixture
 def s3_bucket(s3_endpoint: str) -> str:
     """A new empty bucket with versioning enabled, named uniquely per test."""
-    import boto3
-
     name = f"test-{uuid.uuid4().hex[:16]}"
-    client = boto3.session.Session().client("s3")
+    client = s3_client()
     client.create_bucket(Bucket=name)
     client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SMS_PATH
+from s3_server import s3_client
 from spam_classifier.batch import BatchOptions, read_records
 from spam_classifier.cli import cli
 from spam_classifier.scorer import load_model
@@ -202,9 +203,7 @@ def test_batch_bad_arguments_are_one_line_errors(tmp_path):
 
 @pytest.mark.s3
 def test_batch_reads_an_s3_prefix_with_a_model_from_an_s3_store(s3_bucket, tmp_path, model):
-    import boto3
-
-    client = boto3.session.Session().client("s3")
+    client = s3_client()
     client.put_object(Bucket=s3_bucket, Key="mail/2026/a.eml", Body=EMAILS[0])
     client.put_object(Bucket=s3_bucket, Key="mail/2026/b", Body=EMAILS[1])  # no extension: sniffed as an email
     client.put_object(Bucket=s3_bucket, Key="mail/2026/c.jsonl",

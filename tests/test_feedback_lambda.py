@@ -17,6 +17,7 @@ import pytest
 
 from conftest import make_test_artifact
 from emulator import Emulator, function_folder, run_emulator
+from s3_server import s3_client
 from spam_classifier.feedback import message_key
 from spam_classifier.store import open_store
 
@@ -50,10 +51,8 @@ def answer(result: dict[str, Any]) -> tuple[int, Any]:
 @pytest.fixture(scope="module")
 def bucket(s3_endpoint: str) -> str:
     """A versioned bucket holding the model store, the tiny test model published as production."""
-    import boto3
-
     name = "feedback-lambda-test"
-    client = boto3.session.Session().client("s3")
+    client = s3_client()
     client.create_bucket(Bucket=name)
     client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
@@ -74,9 +73,7 @@ def emulator(bucket: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def stored(bucket: str) -> dict[str, dict[str, Any]]:
     """Every object under the store's feedback/ area, read behind the API's back."""
-    import boto3
-
-    client = boto3.session.Session().client("s3")
+    client = s3_client()
     listing = client.list_objects_v2(Bucket=bucket, Prefix="models/feedback/")
     keys = [item["Key"] for item in listing.get("Contents", [])]
     return {key: json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys}

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from emulator import Emulator, function_folder, run_emulator
 from retrain_data import champion, honest
+from s3_server import s3_client
 from spam_classifier.cli import cli
 from spam_classifier.feedback import latest_reports, read_feedback
 from spam_classifier.store import open_store
@@ -51,10 +52,8 @@ def test_feedback_through_the_api_then_gated_retrain_then_hot_reload(
 ) -> None:
     if not RIE.is_file():
         pytest.fail(f"{RIE.relative_to(ROOT)} is missing: run `make tools` to install the Lambda emulator")
-    import boto3
-
     bucket = "retrain-lambda-test"
-    client = boto3.session.Session().client("s3")
+    client = s3_client()
     client.create_bucket(Bucket=bucket)
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     work = tmp_path_factory.mktemp("retrain-lambda")

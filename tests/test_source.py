@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import HAM_DOCS, SPAM_DOCS, Clock, tiny_model_spec
-from s3_server import S3_STORES, start_s3_server, stop_s3_server
+from s3_server import S3_STORES, s3_client, start_s3_server, stop_s3_server
 from spam_classifier import source as source_module
 from spam_classifier.errors import ConfigurationError
 from spam_classifier.scorer import DEFAULT_MODEL_DIR
@@ -41,10 +41,8 @@ def _tamper(store: ModelStore, version: str) -> None:
     if isinstance(store, MemoryStore):
         store.objects[f"versions/{version}/model.json"] = data
     elif store.uri.startswith("s3://"):
-        import boto3
-
         bucket, _, prefix = store.uri.removeprefix("s3://").partition("/")
-        boto3.session.Session().client("s3").put_object(
+        s3_client().put_object(
             Bucket=bucket, Key=f"{prefix}/versions/{version}/model.json", Body=data
         )
     else:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import make_test_artifact, tiny_model_spec
-from s3_server import S3_STORES
+from s3_server import S3_STORES, s3_client
 from spam_classifier.artifact import write_artifact
 from spam_classifier.errors import ArtifactError, ConfigurationError, ModelNotFoundError, StoreError
 from spam_classifier.store import LocalStore, MemoryStore, ModelStore, S3Store, VersionInfo, open_store
@@ -48,14 +48,12 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Harness
 
         yield _Harness(store, read_file, write_file)
     else:
-        import boto3
-
         if request.param == "s3-boto3":
             request.getfixturevalue("boto3_reads")
         bucket = request.getfixturevalue("s3_bucket")
         store = open_store(f"s3://{bucket}/models/spam")
         assert isinstance(store, S3Store)
-        client = boto3.session.Session().client("s3")
+        client = s3_client()
 
         def read_object(key: str) -> bytes | None:
             try:

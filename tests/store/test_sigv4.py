@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from s3_server import s3_client
 from spam_classifier.store._sigv4 import (
     EMPTY_SHA256,
     Credentials,
@@ -26,9 +27,7 @@ _ENVIRON = {"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "the-secret-ke
 
 
 def _put(bucket: str, key: str, data: bytes) -> None:
-    import boto3
-
-    boto3.session.Session().client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+    s3_client().put_object(Bucket=bucket, Key=key, Body=data)
 
 
 def _closed_port() -> int:
