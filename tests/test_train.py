@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spam_classifier.evaluate import corpus_weights
-from spam_classifier.train import _channel_thresholds, _splits
+from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _splits
 
 
 def test_corpus_weights_cap_each_corpus_and_label_cell() -> None:
@@ -45,3 +45,16 @@ def test_channel_thresholds_meet_the_target_on_each_sizeable_corpus() -> None:
     thresholds = _channel_thresholds(scores, is_ham, channels, corpora, 0.01)
     assert np.mean(hard >= thresholds["text"]) <= 0.01  # pooled, the easy corpus would set ~0.1
     assert thresholds["text"] > 0.85
+
+
+def test_channel_thresholds_meet_the_target_pooled_and_allow_each_corpus_at_most_one_percent() -> None:
+    easy = np.linspace(0.0, 0.10, 10_000)
+    odd = np.linspace(0.0, 1.0, 1_000)  # comments a model never saw: ham scored all over the range
+    scores = np.concatenate([easy, odd])
+    corpora = np.asarray(["easy"] * len(easy) + ["odd"] * len(odd), dtype=object)
+    is_ham = np.ones(len(scores), dtype=bool)
+    channels = np.asarray(["text"] * len(scores), dtype=object)
+    threshold = _channel_thresholds(scores, is_ham, channels, corpora, 0.001)["text"]
+    assert np.mean(scores >= threshold) <= 0.001 + 1e-12  # the target, on the channel's ham pooled
+    assert np.mean(odd >= threshold) <= CORPUS_HAM_FPR
+    assert threshold < 0.995  # the target on the odd corpus alone would be 0.999
