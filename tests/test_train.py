@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spam_classifier.evaluate import corpus_weights
-from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _splits
+from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _held_out_whole, _splits
 
 
 def test_corpus_weights_cap_each_corpus_and_label_cell() -> None:
@@ -58,3 +58,11 @@ def test_channel_thresholds_meet_the_target_pooled_and_allow_each_corpus_at_most
     assert np.mean(scores >= threshold) <= 0.001 + 1e-12  # the target, on the channel's ham pooled
     assert np.mean(odd >= threshold) <= CORPUS_HAM_FPR
     assert threshold < 0.995  # the target on the odd corpus alone would be 0.999
+
+
+def test_held_out_whole_names_the_sizeable_ham_corpora_one_fold_holds_entirely() -> None:
+    corpora = np.asarray(["a"] * 300 + ["b"] * 300 + ["c"] * 100, dtype=object)
+    is_ham = np.ones(len(corpora), dtype=bool)
+    whole_a = (np.arange(300, 700), np.arange(0, 300))  # fold 1 tests all of "a"
+    split_b = (np.arange(0, 450), np.arange(450, 700))  # fold 2 tests half of "b" and all of the small "c"
+    assert _held_out_whole([whole_a, split_b], corpora, is_ham) == ["a"]

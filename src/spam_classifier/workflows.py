@@ -96,12 +96,19 @@ def train_model(
                      "weight_cap": weight_cap, "source_weight": dict(source_weight or {}), "params": trained.params,
                      "selection": trained.selection,
                      "thresholds": trained.thresholds},
-        "metrics": {"protocol": f"out-of-fold ({folds}-fold CV) on the training data",
+        "metrics": {"protocol": _oof_protocol(folds, trained.held_out_whole),
                     **metrics(corpus.labels, trained.oof_probability, flagged)},
     }
     if cross_corpus is not None:
         manifest["cross_corpus"] = cross_corpus
     return save_model(trained.pipeline, out, kind=kind, manifest=manifest, include_pipeline=include_pipeline)
+
+
+def _oof_protocol(folds: int, held_out_whole: list[str]) -> str:
+    if not held_out_whole:
+        return f"out-of-fold ({folds}-fold CV) on the training data"
+    return (f"out-of-fold ({folds}-fold CV) on the training data, {', '.join(held_out_whole)} each held out whole "
+            "(their figures are those of a model meeting a corpus it never saw)")
 
 
 def _provenance(corpus: Corpus) -> list[dict[str, Any]]:
