@@ -260,9 +260,13 @@ def _splits(y: np.ndarray, channels: np.ndarray, groups: Sequence[str] | None, f
 
 def _held_out_whole(splits: list[tuple[np.ndarray, np.ndarray]], corpora: np.ndarray, is_ham: np.ndarray) -> list[str]:
     """The corpora with sizeable ham that some fold's test part holds entirely."""
-    sizeable = [corpus for corpus, count in Counter(corpora[is_ham]).items() if corpus and count >= _MIN_CHANNEL_HAM]
-    return sorted(corpus for corpus in sizeable
-                  if any(np.all(np.isin(np.flatnonzero(corpora == corpus), test)) for _, test in splits))
+    return [corpus for corpus in _sizeable_corpora(corpora, is_ham)
+            if corpus and any(np.all(np.isin(np.flatnonzero(corpora == corpus), test)) for _, test in splits)]
+
+
+def _sizeable_corpora(corpora: np.ndarray, ham: np.ndarray) -> list[str]:
+    """The corpora with at least `_MIN_CHANNEL_HAM` of the `ham` messages: enough to measure a rate on, sorted."""
+    return sorted(corpus for corpus, count in Counter(corpora[ham]).items() if count >= _MIN_CHANNEL_HAM)
 
 
 def feature_texts(messages: Sequence[str], *, kind: ModelKind = "default") -> list[str]:
@@ -304,8 +308,7 @@ def _channel_thresholds(scores: np.ndarray, is_ham: np.ndarray, channels: np.nda
             thresholds[channel] = overall
             continue
         per_corpus = [choose_threshold(scores[in_channel & (corpora == corpus)].tolist(), corpus_rate)
-                      for corpus in set(corpora[in_channel])
-                      if (in_channel & (corpora == corpus)).sum() >= _MIN_CHANNEL_HAM]
+                      for corpus in _sizeable_corpora(corpora, in_channel)]
         thresholds[channel] = max([choose_threshold(scores[in_channel].tolist(), target_ham_fpr), *per_corpus])
     return thresholds
 
