@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import re
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +15,8 @@ from conftest import HAM_DOCS, SPAM_DOCS
 from spam_classifier import email_text
 from spam_classifier.preprocess import MAX_TEXT_CHARS, looks_like_email, message_channel, preprocess_messages
 from spam_classifier.preprocess import preprocess as full_preprocess
+
+preprocess_module = importlib.import_module("spam_classifier.preprocess")  # the package exports a function of that name
 
 _SHAPE_LINE = re.compile(r"\nzlen\d+ zdig\d+ zupp\d+ zexcl\d+$")
 _MIME_LINE = re.compile(r"\n?zmime_\w+(?: (?:zmime|zcharset)_\w+| zhtmlonly)*$")
@@ -160,6 +164,31 @@ def test_preprocess_email_address_in_a_common_tld_is_an_email_not_a_url(address:
     """A bare domain is a URL, but not when it is the domain of an e-mail address."""
     domain = address.split("@")[1]
     assert preprocess(f"mail {address} today") == f"mail  zemail {domain}  today"
+
+
+# The shape regexes as first written: on the whole text, each alternative starting with \b or \+?.
+_PLAIN_MONEY = re.compile(
+    r"(?i)[£$€¥]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:p|gbp|usd|eur|pounds?|dollars?)\b"
+)
+_PLAIN_PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_FRAGMENTS = ["www.", "http://", "ftp://", ".com", ".co.uk", "@", ":", ".", "/", "-", "£", "$", "+", "(", ")", ",",
+              "5", "42", "0", " ", "\n", "\t", "a", "bob", "x1", "K", "ſ", "é", "p", "usd", "pounds", "_", "'", "<"]
+
+
+def _plain_normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = preprocess_module._URL.sub(preprocess_module._url_shape, text)
+    text = preprocess_module._EMAIL_ADDRESS.sub(lambda m: f" zemail {m.group(1)} ", text)
+    text = _PLAIN_MONEY.sub(lambda m: f" zmoney {m.group()} ", text)
+    return _PLAIN_PHONE.sub(preprocess_module._phone_shape, text)
+
+
+@settings(max_examples=3_000, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map("".join))
+def test_the_fast_shape_regexes_find_what_the_plain_ones_do(text: str) -> None:
+    """Links and addresses looked for token by token, and money and phone numbers by patterns that start
+    with a character class, mark up a text exactly as the plain whole-text patterns do."""
+    assert preprocess_module._normalise(text) == _plain_normalise(text)
 
 
 def test_preprocess_messages_is_preprocess_over_a_batch() -> None:

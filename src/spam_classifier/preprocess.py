@@ -63,9 +63,20 @@ _URL = re.compile(
     r"|(?<![\w@.-])\b((?:[a-z0-9-]+\.)+(?:com|net|org|biz|info|co\.uk|uk|us|ru|cn|de|io|me|tv|ws))\b(?:/[^\s<>\"']*)?"
 )
 _EMAIL_ADDRESS = re.compile(r"(?i)\b[a-z0-9._%+-]+@((?:[a-z0-9-]+\.)+[a-z]{2,})\b")
-_MONEY = re.compile(r"(?i)[£$€¥]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:p|gbp|usd|eur|pounds?|dollars?)\b")
+# Every alternative of _MONEY and _PHONE starts with a character class, which lets the regex engine skip
+# in C to the characters a match can start at (a leading \b or \+? would make it try every position):
+# "\d(?<!\w\d)" is "\b\d" and "\+\d...|\d..." is "\+?\d...", written that way for speed.
+_MONEY = re.compile(
+    r"(?i)[£$€¥]\s?\d[\d,]*(?:\.\d+)?"
+    r"|\d(?<!\w\d)[\d,]*(?:\.\d+)?\s?(?:p|gbp|usd|eur|pounds?|dollars?)\b"
+)
 _DIGIT = re.compile(r"\d")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_PHONE = re.compile(r"\+\d[\d\s().-]{5,}\d|\d[\d\s().-]{5,}\d")
+#: A whole white-space-delimited token with a "." or ":" in it (or an "@"): links and addresses never
+#: contain white space, so _URL (_EMAIL_ADDRESS) runs on these tokens only, not at every position of
+#: the text. The look-behind starts a match only at a token's start, which keeps the scan linear.
+_TOKEN_WITH_DOT_OR_COLON = re.compile(r"(?<!\S)[^\s.:]*+[.:]\S*")
+_TOKEN_WITH_AT = re.compile(r"(?<!\S)[^\s@]*+@\S*")
 
 
 def looks_like_email(message: str) -> bool:
@@ -152,9 +163,9 @@ def _normalise(text: str) -> str:
     # Shape tokens are added next to the original text, not instead of it: the words themselves
     # still count, and the shapes let the model generalise to numbers and hosts it never saw.
     text = unicodedata.normalize("NFKC", text)
-    text = _URL.sub(_url_shape, text)
+    text = _TOKEN_WITH_DOT_OR_COLON.sub(_link_shapes, text)
     if "@" in text:  # the cheap checks skip regex scans that cannot match: most texts have no address
-        text = _EMAIL_ADDRESS.sub(lambda m: f" zemail {m.group(1)} ", text)
+        text = _TOKEN_WITH_AT.sub(_address_shapes, text)
     if _DIGIT.search(text) is None:
         return text
     text = _MONEY.sub(lambda m: f" zmoney {m.group()} ", text)
@@ -180,6 +191,18 @@ def _shape_tokens(text: str) -> str:
         f"zlen{min(int(math.log2(len(text) + 1)), 14)} zdig{min(digits // 3, 8)} "
         f"zupp{10 * upper // max(letters, 1)} zexcl{min(text.count('!'), 4)}"
     )
+
+
+def _link_shapes(token: re.Match[str]) -> str:
+    return _URL.sub(_url_shape, token.group())
+
+
+def _address_shapes(token: re.Match[str]) -> str:
+    return _EMAIL_ADDRESS.sub(_address_shape, token.group())
+
+
+def _address_shape(match: re.Match[str]) -> str:
+    return f" zemail {match.group(1)} "
 
 
 def _url_shape(match: re.Match[str]) -> str:
