@@ -488,9 +488,10 @@ def _hidden_after(filler: int) -> str:
                   body=f"--b\nContent-Type: text/plain\n\n{'word ' * (filler // 5)}\n{_IP_LINK_PART}")
 
 
-def test_email_text_bounded_keeps_the_headers_and_the_opening_of_the_body() -> None:
+def test_email_text_bounded_keeps_the_headers_it_reads_and_the_opening_of_the_body() -> None:
     body = "free prize " * 100_000
-    assert email_text._bounded(_HEADERS + body) == _HEADERS + body[: email_text._MAX_BODY_CHARS]
+    read = _HEADERS.replace("To: bob@example.test\n", "")
+    assert email_text._bounded(_HEADERS + body) == read + body[: email_text._MAX_BODY_CHARS]
 
 
 def test_email_text_bounded_cuts_a_huge_header_block() -> None:
@@ -533,3 +534,32 @@ def test_preprocess_reads_only_a_bounded_prefix_of_hostile_email(message: str) -
     assert len(bounded) <= email_text._MAX_HEADER_CHARS + email_text._MAX_BODY_CHARS < len(message)
     assert full_preprocess(message) == full_preprocess(bounded)  # the model reads the prefix and nothing else
     assert len(full_preprocess(message)) <= MAX_TEXT_CHARS
+
+
+_RECEIVED = "Received: from relay.test (relay.test [10.0.0.1])\n\tby mx.test with SMTP id 42;\n\tMon, 1 Jul 2002\n"
+_BASE64_PART = base64.b64encode(b"the body, in base64").decode()
+
+
+@pytest.mark.parametrize("raw", [
+    # Received chains, a folded boundary, a base64 part: every field the extraction reads survives
+    _RECEIVED * 3 + "From: Shop <shop@x.test>\nX-Mailer: m\nSubject: offer\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed;\n\tboundary=\"b\"\n\n--b\nContent-Type: text/plain; charset=utf-8\n"
+    f"Content-Transfer-Encoding: base64\n\n{_BASE64_PART}\n--b\nContent-Type: text/html\n"
+    "Content-Disposition: attachment; filename=\"deal.htm\"\n\n<p>deal</p>\n--b--\n",
+    # a line that is not a field ends the headers for the parser: "Subject: late" is body text
+    _RECEIVED + "From: a@x.test\nnot a header line\nSubject: late\n\nbody",
+    # a field with an empty name, and an mbox envelope line first
+    "From sender@x.test Mon Jul  1 00:00:00 2002\n" + _RECEIVED + ":empty\nSubject: hi\n\nbody",
+    # a first line that is a continuation, and CRLF line ends
+    "\tcontinued\r\nReceived: r\r\n\tr2\r\nSubject: crlf\r\nFrom: b@x.test\r\n\r\nbody\r\n",
+    # bare carriage returns break lines for the parser: the block is left whole
+    "Received: r\rSubject: cr\nFrom: c@x.test\n\nbody",
+    _RECEIVED + "\n\nonly routing headers",
+])
+def test_dropping_the_header_fields_nobody_reads_changes_nothing_read(raw: str) -> None:
+    """email_text parses the headers without the fields it never reads (half of them are Received chains)."""
+    pruned_hints: list[str] = []
+    whole_hints: list[str] = []
+    assert email_text.email_text(raw, pruned_hints) == email_text._extract_email(raw, whole_hints)
+    assert pruned_hints == whole_hints
+    assert "relay" not in email_text._without_unread_fields(raw.split("\n\n")[0]).lower() or "\r" in raw

@@ -63,14 +63,53 @@ def _bounded(raw: str) -> str:
     end = _HEADER_END.search(raw, 0, _MAX_HEADER_CHARS)
     if end is None:
         return raw[:_MAX_HEADER_CHARS]
+    fields = _without_unread_fields(raw[: end.start()])
+    # The blank line after the fields; if every field went, it must not end a (now gone) last field.
+    head = fields + raw[end.start() : end.end()] if fields or not end.start() else raw[end.start() + 1 : end.end()]
     body = raw[end.end() : end.end() + _MAX_BODY_CHARS]
     position = 0
     for _ in range(_MAX_MIME_PARTS):
         position = body.find("\n--", position) + 1
         if not position:
-            return raw[: end.end()] + body
+            return head + body
     cut = body.find("\n--", position)
-    return raw[: end.end()] + (body if cut < 0 else body[:cut])
+    return head + (body if cut < 0 else body[:cut])
+
+
+#: The header fields anything below reads; the parser needs the Content-* ones to find and decode parts.
+_READ_FIELDS = frozenset(
+    {"subject", "from", "mime-version", "content-type", "content-transfer-encoding", "content-disposition"}
+)
+_FIELD_NAME = re.compile(r"([!-9;-~]+):")  # the email package's header line, with a non-empty name
+
+
+def _without_unread_fields(head: str) -> str:
+    """The header block without the fields nothing reads: half of it is `Received:` chains, and the
+    parser and every `Message.get` pay for each field. The parse of what is read stays the same: it
+    stops dropping at the first line that is not a field (where the parser stops reading headers), and
+    leaves a block with a bare carriage return alone (the parser breaks lines there too).
+    """
+    if "\r" in head.replace("\r\n", "\n"):
+        return head
+    lines = head.split("\n")
+    kept: list[str] = []
+    dropping = False
+    for number, line in enumerate(lines):
+        if line[:1] in (" ", "\t"):  # a folded continuation of the field before
+            if not dropping:
+                kept.append(line)
+            continue
+        field = _FIELD_NAME.match(line)
+        if field is None:
+            if number == 0 and line.startswith("From "):  # an mbox envelope line
+                kept.append(line)
+                continue
+            kept += lines[number:]
+            break
+        dropping = field.group(1).lower() not in _READ_FIELDS
+        if not dropping:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _extract_email(raw: str, hints: list[str] | None) -> str:
