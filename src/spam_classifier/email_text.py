@@ -89,7 +89,7 @@ def _without_unread_fields(head: str) -> str:
     stops dropping at the first line that is not a field (where the parser stops reading headers), and
     leaves a block with a bare carriage return alone (the parser breaks lines there too).
     """
-    if "\r" in head.replace("\r\n", "\n"):
+    if "\r" in head and head.count("\r") != head.count("\r\n"):  # no copy of the block for the usual LF mail
         return head
     lines = head.split("\n")
     kept: list[str] = []
