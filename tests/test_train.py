@@ -35,6 +35,24 @@ def test_splits_spread_a_channels_ham_when_it_has_fewer_corpora() -> None:
     assert all(corpora == {"public", "feedback:store"} for corpora in folds)
 
 
+def test_splits_spread_each_part_over_every_fold_beside_whole_corpora() -> None:
+    """Whole text corpora (one of them large) must not pull a spread email corpus into one fold."""
+    sizes = {"chats": (6000, 0, "text"), "sms": (700, 100, "text"), "comments": (300, 300, "text"),
+             "smish": (0, 150, "text"), "mailbox": (600, 300, "email"), "office": (250, 150, "email")}
+    groups = [name for name, (ham, spam, _) in sizes.items() for _ in range(ham + spam)]
+    labels = [label for ham, spam, _ in sizes.values() for label in ["ham"] * ham + ["spam"] * spam]
+    y = np.asarray(labels, dtype=object)
+    channels = np.asarray([channel for ham, spam, channel in sizes.values() for _ in range(ham + spam)], dtype=object)
+    splits = _splits(y, channels, groups, 3, 0)
+    assert len(splits) == 3
+    for corpus in ("mailbox", "office"):
+        rows = np.flatnonzero(np.asarray(groups) == corpus)
+        shares = [np.isin(rows, test).mean() for _, test in splits]
+        assert min(shares) > 0.25, (corpus, shares)  # about a third in each fold
+    for corpus in ("chats", "sms", "comments", "smish"):
+        assert sum(corpus in set(np.asarray(groups)[test]) for _, test in splits) == 1
+
+
 def test_channel_thresholds_meet_the_target_on_each_sizeable_corpus() -> None:
     easy = np.linspace(0.0, 0.10, 10_000)  # a large, easy ham corpus
     hard = np.linspace(0.0, 0.90, 1_000)  # newsletters: ham that looks like spam
