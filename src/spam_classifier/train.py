@@ -303,7 +303,9 @@ def _channel_thresholds(scores: np.ndarray, is_ham: np.ndarray, channels: np.nda
     newsletters paid for it. The target on every corpus alone asked 0.1 % of each corpus's ham
     scored by a model that never saw it: the oddest few of every corpus set the threshold, and
     left-out SMS spam was caught half as often. (Weighing each corpus the same in the target was
-    tried too: on a corpus of 900 ham, 0.1 % is one message, and the cross-corpus figures fell.)
+    tried too: on a corpus of 900 ham, 0.1 % is one message, and the cross-corpus figures fell. So was
+    the target on the ham weighed as training weighs it, NUS SMS at a ninth: left-out SmishTank recall
+    rose from 0.58 to 0.68, and left-out SMS recall fell from 0.67 to 0.34.)
     A channel with too little ham borrows the overall threshold.
     """
     overall = choose_threshold(scores[is_ham].tolist(), target_ham_fpr)
