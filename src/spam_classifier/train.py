@@ -58,6 +58,8 @@ MODEL_KINDS: tuple[ModelKind, ...] = ("default", "seed")
 #: matters is spam recall at a 0.1 % ham false-positive rate, and on SpamAssassin that keeps rising
 #: with weaker regularisation (out-of-fold recall 0.953 at C=100, 0.956 at 300, 0.957 at 1000, and
 #: 1-2 more spam of 1,824 at 3000); SMS is flat from 100 to 1000. Two values keep the CV cost low.
+#: C barely moves ranking on unseen corpora: trained on every other catalog corpus, the left-out ROC-AUC
+#: from C=1 to 3000 spans 0.908-0.915 (SpamAssassin), 0.838-0.851 (YouTube) and 0.986-0.990 (SMS).
 C_GRID = (100.0, 3000.0)
 #: Vocabulary caps keep the shipped artifact small and its load fast; quality holds (see README).
 MAX_WORD_FEATURES = 20_000
