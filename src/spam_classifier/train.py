@@ -122,6 +122,10 @@ def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
         classifier: Any = MultinomialNB()
         steps: list[tuple[str, Any]] = [("features", features)]
     elif kind == "default":
+        # Neither part alone does as well (ranking at a fixed C): words alone rank left-out SpamAssassin
+        # better (ROC-AUC 0.921 vs 0.913) but left-out SMS and YouTube worse (0.980, 0.828 vs 0.987, 0.848)
+        # and catch less SpamAssassin spam in-corpus at 0.1 % ham FPR (0.918 vs 0.951); chars alone rank
+        # every left-out corpus worse (0.896, 0.983, 0.834), though in-corpus they catch more (0.962).
         features = FeatureUnion(
             [
                 ("words", PrecountableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
