@@ -243,8 +243,9 @@ def _splits(y: np.ndarray, channels: np.ndarray, groups: Sequence[str] | None, f
     Spam-only corpora always stay whole: out-of-corpus spam is what C is chosen on.
 
     Spread messages keep their stratified fold, and each whole corpus goes to the fold with the fewest
-    messages so far. (Grouping "corpus#fold" parts with GroupKFold instead packed all three parts of
-    SpamAssassin into one fold beside NUS SMS, which held it out whole after all.)
+    messages so far. (Grouping "corpus#fold" parts with GroupKFold instead balanced fold sizes by packing
+    parts together: without phishing_pot, all three parts of SpamAssassin landed in one fold, which held
+    it out whole after all.)
     """
     stratified = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(y, y))
     if groups is None or len(set(groups)) < 2:
