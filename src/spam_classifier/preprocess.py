@@ -206,6 +206,15 @@ def _address_shape(match: re.Match[str]) -> str:
 
 
 def _url_shape(match: re.Match[str]) -> str:
+    """A link's shape and host beside the link itself: "zurl example.com http://www.example.com/a".
+
+    The link's own n-grams cost newsletter ham on mail the model never saw, but they are much of
+    what catches phishing. Replacing the link by "zurl host" (branch `host-links`), in full
+    cross-corpus runs: left-out SpamAssassin ROC-AUC 0.913 -> 0.935 (ham FPR 32 -> 31 %), but
+    SmishTank recall 0.58 -> 0.42, phishing_pot 0.79 -> 0.68, CSDMC2010 ROC-AUC 0.993 -> 0.989,
+    YouTube 0.851 -> 0.843. The host and the path's words fell between the two on SpamAssassin (0.920)
+    and phishing_pot (0.70), and below both on YouTube (0.840) and CSDMC2010 (0.987).
+    """
     host = (match.group(1) or match.group(2) or "").lower().split("@")[-1].split(":")[0]
     return f" zurl {host.removeprefix('www.')} {match.group()} "
 
