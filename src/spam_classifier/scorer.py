@@ -253,9 +253,10 @@ class Model:
         """Label, spam probability and deciding threshold for each message."""
         predictions = []
         for message in _check_messages(messages):
-            text = preprocess(message, format=format) if self._preprocess else message
+            channel = message_channel(message, format=format)  # once: deciding it scans the header block
+            text = preprocess(message, format=channel) if self._preprocess else message
             probability = self._probability(text)
-            threshold = self.thresholds[message_channel(message, format=format)]
+            threshold = self.thresholds[channel]
             predictions.append(Prediction("spam" if probability >= threshold else "ham", probability, threshold))
         return predictions
 
