@@ -77,6 +77,10 @@ def _bounded(raw: str) -> str:
 
 
 #: The header fields anything below reads; the parser needs the Content-* ones to find and decode parts.
+#: Not List-Id or List-Unsubscribe, though they would separate the catalog's email well: they head all of
+#: CSDMC2010's ham (and 0.8 % of its spam) and 68 % of SpamAssassin's ham (12 % of its spam): both
+#: collected their ham largely from mailing lists. A model would learn that mail without them is spam,
+#: and most personal and business mail has neither; any spammer can add them.
 _READ_FIELDS = frozenset(
     {"subject", "from", "mime-version", "content-type", "content-transfer-encoding", "content-disposition"}
 )
