@@ -143,7 +143,7 @@ def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
         )
         # One set of weights for both channels. Weights per channel, each a full cross-corpus run (branch
         # channel-weights, 2026-12-01), rank left-out SpamAssassin and YouTube better but lose phishing, so
-        # neither shipped. Left-out ROC-AUC SpamAssassin / YouTube / SMS / CSDMC2010, then recall SmishTank /
+        # none shipped. Left-out ROC-AUC SpamAssassin / YouTube / SMS / CSDMC2010, then recall SmishTank /
         # phishing_pot, against this design's .913 / .851 / .987 / .993, .575 / .793:
         # - a regression per channel over the shared vocabulary: .943 / .866 / .987 / .990, .414 / .760;
         # - shared weights plus a copy of the features per channel (Daume's "frustratingly easy" domain
