@@ -3,11 +3,13 @@
 In-corpus: stratified 5-fold CV on the SMS Spam Collection (default and seed model) and on
 SpamAssassin. Cross-corpus: every catalog corpus left out in turn (`evaluate --cross-corpus`), for
 this design and, beside it, for the design before it (commit 1ba1893, run from its own source
-through the same protocol). `--check` only re-renders the README's tables from reports/quality.json
-and fails if they differ, so the figures in the README are always the ones the last full run wrote.
+through the same protocol). Formats: the shipped model on the catalog email corpora it never trained
+on, as sent and re-typed (`spam_classifier.corpora.retype`). `--check` only re-renders the README's
+tables from reports/quality.json and fails if they differ, so the figures in the README are always
+the ones the last full run wrote.
 
     python scripts/quality.py                 # everything (hours on 2 cores; cross: 18 min)
-    python scripts/quality.py --only cross    # or: in-corpus, baseline
+    python scripts/quality.py --only cross    # or: in-corpus, baseline, formats
     python scripts/quality.py --check
 """
 
@@ -33,6 +35,8 @@ IN_CORPUS = [("sms", "default"), ("sms", "seed"), ("spamassassin", "default")]
 CROSS_CORPUS_FOLDS = 3
 #: The design this one replaced, measured beside it (issue #10's "today's design").
 BASELINE_COMMIT = "1ba1893"
+#: The catalog's email corpora that the shipped model may not train on: mail it has never seen.
+FORMAT_CORPORA = ("csdmc2010", "phishing-pot")
 
 
 def _in_corpus() -> list[dict[str, Any]]:
@@ -59,6 +63,30 @@ def _cross_corpus() -> dict[str, Any]:
                               progress=lambda step: print(f"cross-corpus: {step}", file=sys.stderr))
     write_cross_corpus_report(evaluation, ROOT / "reports" / "default-cross-corpus")
     return {**evaluation.metrics(), "seconds": round(time.monotonic() - started)}
+
+
+def _formats() -> dict[str, Any]:
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from spam_classifier.corpora import load_corpora
+    from spam_classifier.corpora.retype import FORMS, retyped
+    from spam_classifier.scorer import load_model
+
+    model, rows = load_model(), []
+    for name in FORMAT_CORPORA:
+        corpus = load_corpora([name], require_both=False)
+        spam = np.asarray(corpus.labels) == "spam"
+        for form in FORMS:
+            scored = model.score([retyped(message, form) for message in corpus.messages])
+            probability = np.asarray([prediction.spam_probability for prediction in scored])
+            flagged = np.asarray([prediction.label == "spam" for prediction in scored])
+            rows.append({"corpus": name, "form": form, "n_ham": int((~spam).sum()), "n_spam": int(spam.sum()),
+                         "roc_auc": float(roc_auc_score(spam, probability)) if 0 < spam.sum() < len(spam) else None,
+                         "recall": float(flagged[spam].mean()) if spam.any() else None,
+                         "ham_fpr": float(flagged[~spam].mean()) if (~spam).any() else None})
+            print(f"formats {name} {form}: {rows[-1]}", file=sys.stderr)
+    return {"model_version": model.version, "corpora": rows}
 
 
 def _baseline_cross_corpus() -> dict[str, Any]:
@@ -145,6 +173,15 @@ def _cross_corpus_table(result: dict[str, Any], baseline: dict[str, Any] | None)
     return "\n".join(lines)
 
 
+def _formats_table(result: dict[str, Any]) -> str:
+    lines = [f"| corpus (model {result['model_version']}) | form | ham / spam | ROC-AUC | spam recall | ham FPR |",
+             "|---|---|---:|---:|---:|---:|"]
+    for row in result["corpora"]:
+        cells = " | ".join("–" if row[key] is None else f"{row[key]:.4f}" for key in ("roc_auc", "recall", "ham_fpr"))
+        lines.append(f"| {row['corpus']} | {row['form']} | {row['n_ham']:,} / {row['n_spam']:,} | {cells} |")
+    return "\n".join(lines)
+
+
 def _render(readme: str, report: dict[str, Any]) -> str:
     """The README with each table that the report holds written into its block."""
     tables = {}
@@ -152,6 +189,8 @@ def _render(readme: str, report: dict[str, Any]) -> str:
         tables["in-corpus"] = _in_corpus_table(report["in_corpus"])
     if "cross_corpus" in report:
         tables["cross-corpus"] = _cross_corpus_table(report["cross_corpus"], report.get("cross_corpus_baseline"))
+    if "formats" in report:
+        tables["formats"] = _formats_table(report["formats"])
     for name, table in tables.items():
         pattern = re.compile(rf"(<!-- quality:{name} -->\n).*?(\n<!-- /quality:{name} -->)", re.S)
         if not pattern.search(readme):
@@ -162,7 +201,7 @@ def _render(readme: str, report: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["in-corpus", "cross", "baseline"], default=None)
+    parser.add_argument("--only", choices=["in-corpus", "cross", "baseline", "formats"], default=None)
     parser.add_argument("--check", action="store_true", help="fail if the README's tables differ from the report")
     args = parser.parse_args()
     report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
@@ -180,6 +219,8 @@ def main() -> int:
         report["cross_corpus"] = _cross_corpus()
     if args.only in (None, "baseline"):
         report["cross_corpus_baseline"] = _baseline_cross_corpus()
+    if args.only in (None, "formats"):
+        report["formats"] = _formats()
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n")
     README.write_text(_render(README.read_text(), report))
