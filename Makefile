@@ -41,7 +41,7 @@ model: setup  ## rebuild the shipped default model (fixed seeds) from every cata
 		--out build/default-model
 	rm -rf src/spam_classifier/models/default && cp -r build/default-model src/spam_classifier/models/default
 
-quality: setup  ## in-corpus CV, the cross-corpus tables of this design and of 1ba1893: reports/quality.json, the README (hours)
+quality: setup  ## in-corpus CV, the cross-corpus tables of this design and of 1ba1893, re-typed mail: reports/quality.json, the README (hours)
 	$(BIN)/python scripts/quality.py
 
 docs: setup  ## regenerate docs/cli-reference.md from every command's --help
