@@ -67,25 +67,19 @@ def _cross_corpus() -> dict[str, Any]:
 
 
 def _formats() -> dict[str, Any]:
-    import numpy as np
-    from sklearn.metrics import roc_auc_score
-
     from spam_classifier.corpora import load_corpora
     from spam_classifier.corpora.retype import FORMS, retyped
+    from spam_classifier.evaluate import rates
     from spam_classifier.scorer import load_model
 
     model, rows = load_model(), []
     for name in FORMAT_CORPORA:
         corpus = load_corpora([name], require_both=False)
-        spam = np.asarray(corpus.labels) == "spam"
         for form in FORMS:
             scored = model.score([retyped(message, form) for message in corpus.messages])
-            probability = np.asarray([prediction.spam_probability for prediction in scored])
-            flagged = np.asarray([prediction.label == "spam" for prediction in scored])
-            rows.append({"corpus": name, "form": form, "n_ham": int((~spam).sum()), "n_spam": int(spam.sum()),
-                         "roc_auc": float(roc_auc_score(spam, probability)) if 0 < spam.sum() < len(spam) else None,
-                         "recall": float(flagged[spam].mean()) if spam.any() else None,
-                         "ham_fpr": float(flagged[~spam].mean()) if (~spam).any() else None})
+            measured = rates(corpus.labels, [prediction.spam_probability for prediction in scored],
+                             [prediction.label for prediction in scored])
+            rows.append({"corpus": name, "form": form, **measured})
             print(f"formats {name} {form}: {rows[-1]}", file=sys.stderr)
     return {"model_version": model.version, "corpora": rows}
 
