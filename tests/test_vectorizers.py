@@ -11,7 +11,7 @@ from conftest import HAM_DOCS, SPAM_DOCS
 from spam_classifier.corpora import load_corpus
 from spam_classifier.preprocess import preprocess_messages
 from spam_classifier.train import build_pipeline
-from spam_classifier.vectorizers import PrecountableTfidfVectorizer, WordGramTfidfVectorizer, count_texts
+from spam_classifier.vectorizers import CountedTexts, PrecountableTfidfVectorizer, WordGramTfidfVectorizer, count_texts
 
 _DOCS = [
     *HAM_DOCS, *SPAM_DOCS, "", "a", "  x \t y\n\nz  ", "ÄÖÜ straße ÉCOLE", "win win win WIN win", "x" * 300,
@@ -87,6 +87,19 @@ def test_the_default_feature_union_fits_alike_on_counted_texts(texts) -> None:
     for (_, ours), (_, theirs) in zip(on_counts.transformer_list, on_texts.transformer_list, strict=True):
         assert ours.vocabulary_ == theirs.vocabulary_
     assert abs(on_counts.transform(counted[~rows]) - on_texts.transform(texts[~rows])).max() <= _ROUNDING
+
+
+@pytest.mark.parametrize("vectorizer", [
+    PrecountableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=3_000),
+    WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, max_features=5_000),
+], ids=["words", "chars"])
+def test_stacked_counts_are_the_counts_of_the_texts_together(vectorizer, texts) -> None:
+    """Exact where no term is cut before fitting (min_df=1): each part keeps every term it has."""
+    first, second = texts[::2][:400], texts[1::2][:300]  # counted apart: each has terms the other lacks
+    stacked = CountedTexts.stack([count_texts(first, [vectorizer])[50:], count_texts(second, [vectorizer])])
+    on_stack, on_texts = clone(vectorizer), clone(vectorizer)
+    matrices = on_stack.fit_transform(stacked), on_texts.fit_transform(np.concatenate([first[50:], second]))
+    _assert_same_fit(on_stack, on_texts, *matrices)
 
 
 def test_counted_texts_refuse_what_they_were_not_counted_for(texts) -> None:

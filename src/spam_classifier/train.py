@@ -30,6 +30,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from .corpora.retype import FORMS, retyped
 from .preprocess import CHANNELS, message_channel, preprocess_messages
 from .vectorizers import CountedTexts, PrecountableTfidfVectorizer, WordGramTfidfVectorizer, count_texts
 
@@ -67,6 +68,12 @@ C_GRID = (100.0, 3000.0)
 #: .907 / .862 / .986 / .994, 60k/90k .912 / .860 / .990 / .993.
 MAX_WORD_FEATURES = 20_000
 MAX_CHAR_FEATURES = 30_000
+#: Each training email also trains as a re-typed copy (subject and body, lower-cased or tokenised in turn,
+#: `corpora.retype`) at this fraction of its weight: mail often arrives so, without the HTML, MIME and
+#: sender evidence it was sent with, and the copies make the model learn its words too. A ranking probe
+#: (C=100, every catalog corpus left out in turn, ROC-AUC as sent): SpamAssassin 0.912 -> 0.934,
+#: SMS 0.988 -> 0.989, YouTube 0.868 -> 0.869, CSDMC2010 0.993 -> 0.992 (at 0.5: 0.937, 0.989, 0.868, 0.992).
+RETYPED_COPY_WEIGHT = 0.25
 #: A channel needs this much training ham to get a threshold of its own.
 _MIN_CHANNEL_HAM = 200
 #: The most ham any one sizeable training corpus may lose at a channel's threshold (the target holds on the
@@ -218,10 +225,23 @@ def fit_pipeline(
     grid = C_GRID if kind == "default" else (None,)
     channels = np.asarray([message_channel(message) for message in X], dtype=object)
     splits = _splits(y, channels, groups, folds, random_state)
+    # Re-typed copies train beside their email, in its folds; only the messages themselves are scored.
+    copy_of, T_all, y_all, w_all = np.empty(0, dtype=int), T, y, w
+    if kind == "default" and isinstance(T, CountedTexts) and RETYPED_COPY_WEIGHT:
+        copy_of, copies = _retyped_copies(X, channels)
+        if len(copy_of):
+            T_all = CountedTexts.stack([T, count_feature_texts(feature_texts(copies, kind=kind), kind=kind)])
+            y_all = np.concatenate([y, y[copy_of]])
+            weight = np.ones(len(y)) if w is None else w
+            w_all = np.concatenate([weight, RETYPED_COPY_WEIGHT * weight[copy_of]])
+
+    def with_copies(rows: np.ndarray) -> np.ndarray:
+        return np.concatenate([rows, len(y) + np.flatnonzero(np.isin(copy_of, rows))])
+
     # The final model's features do not depend on the grid, so they are fitted alongside the folds.
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        [delayed(_fold_scores)(kind, grid, T, y, w, train, test) for train, test in splits]
-        + [delayed(_fit_features)(kind, T)]
+        [delayed(_fold_scores)(kind, grid, T_all, y_all, w_all, with_copies(train), test) for train, test in splits]
+        + [delayed(_fit_features)(kind, T_all)]
     )
     oof = {c: np.empty(len(y)) for c in grid}
     for number, (_, test) in enumerate(splits, start=1):
@@ -242,13 +262,25 @@ def fit_pipeline(
     best = selection[best_index]
     thresholds = {channel: best[f"threshold_{channel}"] for channel in CHANNELS}
     params = {"C": best["C"]} if kind == "default" else {}
-    classifier = _fit_classifier(kind, grid[best_index], matrix, y, w)
+    classifier = _fit_classifier(kind, grid[best_index], matrix, y_all, w_all)
     head = build_pipeline(kind).steps[:-2]  # the preprocessing step, which has nothing to fit
     pipeline = SpamPipeline([*head, ("features", features), ("classifier", classifier)], thresholds=thresholds)
-    say(f"fitted the final model on {len(y)} messages")
+    say(f"fitted the final model on {len(y)} messages" + (f" and {len(copy_of)} re-typed copies" * bool(len(copy_of))))
     main_channel = "email" if np.mean(channels == "email") > 0.5 else "text"
     return TrainedModel(pipeline, kind, thresholds[main_channel], target_ham_fpr, params, selection,
                         oof[grid[best_index]].tolist(), thresholds, _held_out_whole(splits, corpora, is_ham))
+
+
+def _retyped_copies(messages: np.ndarray, channels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """A re-typed copy of each email, the re-typed forms taken in turn, and the row each copies."""
+    rows, copies = [], []
+    for number, row in enumerate(np.flatnonzero(channels == "email")):
+        try:
+            copies.append(retyped(messages[row], FORMS[1 + number % (len(FORMS) - 1)]))
+        except Exception:  # noqa: BLE001 - mail the email package cannot take apart trains as sent only
+            continue
+        rows.append(row)
+    return np.asarray(rows, dtype=int), copies
 
 
 def _splits(y: np.ndarray, channels: np.ndarray, groups: Sequence[str] | None, folds: int,

@@ -61,6 +61,31 @@ class CountedTexts:
         index = np.arange(len(self))[rows]
         return CountedTexts(self._counts, index if self._rows is None else self._rows[index])
 
+    @classmethod
+    def stack(cls, parts: Sequence[CountedTexts]) -> CountedTexts:
+        """The rows of `parts` one after another, as if their texts had been counted together.
+
+        Exactly so where `count_texts` cut no term (min_df=1); with a larger min_df, a term that reaches
+        it only across parts was cut from each and stays out.
+        """
+        counts = {}
+        for key in parts[0]._counts:
+            pieces = [part._counted(key) for part in parts]
+            terms = pieces[0][0]
+            for other, _ in pieces[1:]:
+                terms = np.union1d(terms, other)
+            matrices = []
+            for own_terms, matrix in pieces:
+                column = np.searchsorted(terms, own_terms)  # both sorted: the remapped rows stay sorted
+                matrices.append(sp.csr_matrix((matrix.data, column[matrix.indices], matrix.indptr),
+                                              shape=(matrix.shape[0], len(terms))))
+            counts[key] = (terms.astype(object), sp.vstack(matrices, format="csr"))
+        return cls(counts)
+
+    def _counted(self, key: str) -> tuple[np.ndarray, Any]:
+        terms, matrix = self._counts[key]
+        return terms, sp.csr_matrix(matrix if self._rows is None else matrix[self._rows])
+
     def vocabulary_and_counts(self, vectorizer: CountVectorizer,
                               vocabulary: dict[str, int] | None) -> tuple[dict[str, int], Any]:
         """What `vectorizer._count_vocab` returns for these texts: fitting (no vocabulary) or transforming."""
