@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from spam_classifier.corpora.retype import retyped
 from spam_classifier.evaluate import corpus_weights
-from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _held_out_whole, _splits
+from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _held_out_whole, _retyped_copies, _splits
 
 
 def test_corpus_weights_cap_each_corpus_and_label_cell() -> None:
@@ -83,3 +84,13 @@ def test_held_out_whole_names_the_sizeable_ham_corpora_one_fold_holds_entirely()
     whole_a = (np.arange(300, 700), np.arange(0, 300))  # fold 1 tests all of "a"
     split_b = (np.arange(0, 450), np.arange(450, 700))  # fold 2 tests half of "b" and all of the small "c"
     assert _held_out_whole([whole_a, split_b], corpora, is_ham) == ["a"]
+
+
+def test_each_email_gets_one_retyped_copy_the_forms_taken_in_turn() -> None:
+    emails = [f"From: a@b.test\nSubject: Offer {n}\n\nBuy it, see www.x{n}.com now!" for n in range(4)]
+    messages = np.asarray([emails[0], "an sms", *emails[1:]], dtype=object)
+    channels = np.asarray(["email", "text", "email", "email", "email"], dtype=object)
+    rows, copies = _retyped_copies(messages, channels)
+    assert rows.tolist() == [0, 2, 3, 4]
+    forms = ["subject and body", "lower-cased", "tokenised", "subject and body"]
+    assert copies == [retyped(messages[row], form) for row, form in zip(rows, forms, strict=True)]  # type: ignore[arg-type]

@@ -105,7 +105,8 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
     """
     X = np.asarray(corpus.messages, dtype=object)
     y = np.asarray(corpus.labels, dtype=object)
-    texts = count_feature_texts(feature_texts(X, kind=kind), kind=kind)  # once, not once per fold
+    read = np.asarray(feature_texts(X, kind=kind), dtype=object)
+    texts = count_feature_texts(read, kind=kind)  # once, not once per fold
     groups = np.asarray(corpus.groups or [""] * len(y), dtype=object)
     weights = sample_weights(groups, y, cap=weight_cap, factors=source_weight)
     probability = np.empty(len(y))
@@ -115,7 +116,7 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr,
                                random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
                                sample_weight=None if weights is None else weights[train], groups=groups[train])
-        probability[test] = _feature_probability(trained.pipeline, texts[test])
+        probability[test] = _feature_probability(trained.pipeline, read[test])
         predicted[test] = trained.pipeline.labels(X[test], probability[test])  # predict() would score them again
         thresholds.append(trained.threshold)
     return Evaluation(y, probability, predicted, thresholds=thresholds, kind=kind, corpus=corpus.summary(),
@@ -135,7 +136,11 @@ def _spam_probability(pipeline: Any, X: np.ndarray) -> np.ndarray:
 
 
 def _feature_probability(pipeline: Any, texts: Any) -> np.ndarray:
-    """`_spam_probability` of messages already run through the pipeline's preprocessing (`count_feature_texts`)."""
+    """`_spam_probability` of messages already run through the pipeline's preprocessing (`feature_texts`).
+
+    From the texts, not their counts: the model's vocabulary may hold terms of the re-typed copies it
+    trained on that the counts of these texts cut as rare (`train.RETYPED_COPY_WEIGHT`).
+    """
     features, classifier = pipeline.named_steps["features"], pipeline.steps[-1][1]
     return classifier.predict_proba(features.transform(texts))[:, list(classifier.classes_).index("spam")]
 
@@ -200,14 +205,15 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
     `progress` is called ``len(corpora) * fit_steps(folds)`` times.
     """
     X, y, groups = pool_corpora(corpora)
-    texts = count_feature_texts(feature_texts(X, kind=kind), kind=kind)  # once, not once per left-out corpus
+    read = np.asarray(feature_texts(X, kind=kind), dtype=object)
+    texts = count_feature_texts(read, kind=kind)  # once, not once per left-out corpus
     weights = sample_weights(groups, y, cap=weight_cap)
 
     def fit_and_score(train: np.ndarray, test: np.ndarray) -> LeftOutScores:
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
                                random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
                                sample_weight=None if weights is None else weights[train], groups=groups[train])
-        probability = _feature_probability(trained.pipeline, texts[test])
+        probability = _feature_probability(trained.pipeline, read[test])
         return probability, trained.pipeline.labels(X[test], probability), trained.thresholds, trained.params
 
     settings = {"target_ham_fpr": target_ham_fpr, "folds": folds, "weight_cap": weight_cap,
