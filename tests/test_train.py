@@ -6,7 +6,7 @@ import numpy as np
 
 from spam_classifier.corpora.retype import retyped
 from spam_classifier.evaluate import corpus_weights
-from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _held_out_whole, _retyped_copies, _splits
+from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _held_out_whole, _retyped, _splits, copies_of
 
 
 def test_corpus_weights_cap_each_corpus_and_label_cell() -> None:
@@ -89,8 +89,20 @@ def test_held_out_whole_names_the_sizeable_ham_corpora_one_fold_holds_entirely()
 def test_each_email_gets_one_retyped_copy_the_forms_taken_in_turn() -> None:
     emails = [f"From: a@b.test\nSubject: Offer {n}\n\nBuy it, see www.x{n}.com now!" for n in range(4)]
     messages = np.asarray([emails[0], "an sms", *emails[1:]], dtype=object)
-    channels = np.asarray(["email", "text", "email", "email", "email"], dtype=object)
-    rows, copies = _retyped_copies(messages, channels)
+    rows, copies = _retyped(messages)
     assert rows.tolist() == [0, 2, 3, 4]
     forms = ["subject and body", "lower-cased", "tokenised", "subject and body"]
     assert copies == [retyped(messages[row], form) for row, form in zip(rows, forms, strict=True)]  # type: ignore[arg-type]
+
+
+def test_copies_of_a_subset_are_numbered_as_its_rows() -> None:
+    copies = (np.asarray([0, 2, 3, 4]), np.asarray(["c0", "c2", "c3", "c4"], dtype=object))
+    subset = np.asarray([True, True, False, True, True])
+    found = copies_of(copies, subset)
+    assert found is not None
+    rows, texts = found
+    assert rows.tolist() == [0, 2, 3]  # messages 0, 3 and 4 are rows 0, 2 and 3 of messages[subset]
+    assert texts.tolist() == ["c0", "c3", "c4"]
+    assert copies_of(copies, np.flatnonzero(subset))[0].tolist() == rows.tolist()  # type: ignore[index]
+    assert copies_of(copies, np.asarray([False, True, False, False, False])) is None  # no email among them
+    assert copies_of(None, subset) is None

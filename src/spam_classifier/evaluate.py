@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from .corpora import Corpus
 from .preprocess import fold_message
-from .train import ModelKind, Progress, count_feature_texts, feature_texts, fit_pipeline
+from .train import ModelKind, Progress, copies_of, count_feature_texts, feature_texts, fit_pipeline, retyped_copies
 
 __all__ = [
     "DEFAULT_WEIGHT_CAP",
@@ -109,13 +109,15 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
     texts = count_feature_texts(read, kind=kind)  # once, not once per fold
     groups = np.asarray(corpus.groups or [""] * len(y), dtype=object)
     weights = sample_weights(groups, y, cap=weight_cap, factors=source_weight)
+    copies = retyped_copies(X, kind=kind) if kind == "default" else None  # likewise
     probability = np.empty(len(y))
     predicted = np.empty(len(y), dtype=object)
     thresholds = []
     for train, test in StratifiedKFold(cv, shuffle=True, random_state=random_state).split(X, y):
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr,
                                random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
-                               sample_weight=None if weights is None else weights[train], groups=groups[train])
+                               sample_weight=None if weights is None else weights[train], groups=groups[train],
+                               copies=copies_of(copies, train))
         probability[test] = _feature_probability(trained.pipeline, read[test])
         predicted[test] = trained.pipeline.labels(X[test], probability[test])  # predict() would score them again
         thresholds.append(trained.threshold)
@@ -208,11 +210,13 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
     read = np.asarray(feature_texts(X, kind=kind), dtype=object)
     texts = count_feature_texts(read, kind=kind)  # once, not once per left-out corpus
     weights = sample_weights(groups, y, cap=weight_cap)
+    copies = retyped_copies(X, kind=kind) if kind == "default" else None  # likewise
 
     def fit_and_score(train: np.ndarray, test: np.ndarray) -> LeftOutScores:
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
                                random_state=random_state, n_jobs=n_jobs, progress=progress, texts=texts[train],
-                               sample_weight=None if weights is None else weights[train], groups=groups[train])
+                               sample_weight=None if weights is None else weights[train], groups=groups[train],
+                               copies=copies_of(copies, train))
         probability = _feature_probability(trained.pipeline, read[test])
         return probability, trained.pipeline.labels(X[test], probability), trained.thresholds, trained.params
 
