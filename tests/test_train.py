@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from spam_classifier import train
 from spam_classifier.corpora.retype import retyped
 from spam_classifier.evaluate import corpus_weights
-from spam_classifier.train import CORPUS_HAM_FPR, _channel_thresholds, _held_out_whole, _retyped, _splits, copies_of
+from spam_classifier.train import (
+    CORPUS_HAM_FPR,
+    _channel_thresholds,
+    _held_out_whole,
+    _retyped,
+    _splits,
+    copies_of,
+    fit_pipeline,
+)
 
 
 def test_corpus_weights_cap_each_corpus_and_label_cell() -> None:
@@ -106,3 +115,21 @@ def test_copies_of_a_subset_are_numbered_as_its_rows() -> None:
     assert copies_of(copies, np.flatnonzero(subset))[0].tolist() == rows.tolist()  # type: ignore[index]
     assert copies_of(copies, np.asarray([False, True, False, False, False])) is None  # no email among them
     assert copies_of(None, subset) is None
+
+
+def test_a_model_of_emails_also_learns_their_retyped_copies(monkeypatch) -> None:
+    ham = [f"From: Ann <ann@corp.test>\nSubject: Minutes {n}\n\nThe <b>minutes</b> of meeting {n} are attached."
+           for n in range(12)]
+    spam = [f"From: x{n}@win.test\nSubject: WIN {n}\nContent-Type: text/html\n\n<p>Claim your PRIZE now at "
+            f"www.prize{n}.test!</p>" for n in range(12)]
+    messages, labels = ham + spam, ["ham"] * 12 + ["spam"] * 12
+    said: list[str] = []
+    with_copies = fit_pipeline(messages, labels, folds=2, n_jobs=1, progress=said.append)
+    assert said[-1] == "fitted the final model on 24 messages and 24 re-typed copies"
+    monkeypatch.setattr(train, "RETYPED_COPY_WEIGHT", 0.0)
+    without = fit_pipeline(messages, labels, folds=2, n_jobs=1)
+    coefficients = [model.pipeline.steps[-1][1].coef_ for model in (with_copies, without)]
+    assert coefficients[0].shape != coefficients[1].shape or np.abs(coefficients[0] - coefficients[1]).max() > 1e-3
+    # "prize" as re-typed mail reads it (tags stripped, lower-cased) is a spam term only the copies teach
+    text = "Subject: win 3\nclaim your prize now at www.prize3.test!"
+    assert with_copies.pipeline.predict_proba([text])[0][1] > without.pipeline.predict_proba([text])[0][1]
