@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         offsets[name] = np.arange(first, first + len(m))
         first += len(m)
     pooled = np.concatenate([m for m, _ in corpora.values()])
-    counted = count_feature_texts(feature_texts(pooled, kind=args.model), kind=args.model)
+    read = np.asarray(feature_texts(pooled, kind=args.model), dtype=object)  # scored from: see evaluate
+    counted = count_feature_texts(read, kind=args.model)
     rows = []
     for left in two_class:
         messages, labels = corpora[left]
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                                    n_jobs=args.jobs, texts=counted[T_fit], sample_weight=weights)
             pipeline = trained.pipeline
             features, classifier = pipeline.named_steps["features"], pipeline.steps[-1][1]
-            probability = classifier.predict_proba(features.transform(counted[t_left[rest]]))[
+            probability = classifier.predict_proba(features.transform(read[t_left[rest]]))[
                 :, list(classifier.classes_).index("spam")]
             flagged = pipeline.labels(m_left[rest], probability) == "spam"
             is_spam = y_left[rest] == "spam"

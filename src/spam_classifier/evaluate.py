@@ -30,7 +30,16 @@ from sklearn.model_selection import StratifiedKFold
 
 from .corpora import Corpus
 from .preprocess import fold_message
-from .train import ModelKind, Progress, copies_of, count_feature_texts, feature_texts, fit_pipeline, retyped_copies
+from .train import (
+    ModelKind,
+    Progress,
+    RetypedCopies,
+    copies_of,
+    count_feature_texts,
+    feature_texts,
+    fit_pipeline,
+    retyped_copies,
+)
 
 __all__ = [
     "DEFAULT_WEIGHT_CAP",
@@ -105,11 +114,9 @@ def cross_validate(corpus: Corpus, *, kind: ModelKind = "default", cv: int = 5, 
     """
     X = np.asarray(corpus.messages, dtype=object)
     y = np.asarray(corpus.labels, dtype=object)
-    read = np.asarray(feature_texts(X, kind=kind), dtype=object)
-    texts = count_feature_texts(read, kind=kind)  # once, not once per fold
+    read, texts, copies = _read_once(X, kind)
     groups = np.asarray(corpus.groups or [""] * len(y), dtype=object)
     weights = sample_weights(groups, y, cap=weight_cap, factors=source_weight)
-    copies = retyped_copies(X, kind=kind) if kind == "default" else None  # likewise
     probability = np.empty(len(y))
     predicted = np.empty(len(y), dtype=object)
     thresholds = []
@@ -131,6 +138,16 @@ def evaluate_on(pipeline: Any, threshold: float, test: Corpus, *, kind: str) -> 
     probability = _spam_probability(pipeline, X)
     return Evaluation(test.labels, probability, pipeline.labels(X, probability), thresholds=[threshold],
                       kind=kind, corpus=test.summary(), protocol="held-out test data")
+
+
+def _read_once(X: np.ndarray, kind: ModelKind) -> tuple[np.ndarray, Any, RetypedCopies | None]:
+    """What every fit of a CV or cross-corpus run needs, made once instead of once per fit.
+
+    The texts the model reads (to score), their counts (to fit) and the re-typed copies of the emails.
+    """
+    read = np.asarray(feature_texts(X, kind=kind), dtype=object)
+    copies = retyped_copies(X, kind=kind) if kind == "default" else None
+    return read, count_feature_texts(read, kind=kind), copies
 
 
 def _spam_probability(pipeline: Any, X: np.ndarray) -> np.ndarray:
@@ -207,10 +224,8 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
     `progress` is called ``len(corpora) * fit_steps(folds)`` times.
     """
     X, y, groups = pool_corpora(corpora)
-    read = np.asarray(feature_texts(X, kind=kind), dtype=object)
-    texts = count_feature_texts(read, kind=kind)  # once, not once per left-out corpus
+    read, texts, copies = _read_once(X, kind)
     weights = sample_weights(groups, y, cap=weight_cap)
-    copies = retyped_copies(X, kind=kind) if kind == "default" else None  # likewise
 
     def fit_and_score(train: np.ndarray, test: np.ndarray) -> LeftOutScores:
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,

@@ -40,17 +40,21 @@ __all__ = [
     "MAX_CHAR_FEATURES",
     "MAX_WORD_FEATURES",
     "MODEL_KINDS",
+    "RETYPED_COPY_WEIGHT",
     "ModelKind",
     "Progress",
+    "RetypedCopies",
     "SpamPipeline",
     "TrainedModel",
     "WordGramTfidfVectorizer",
     "build_pipeline",
     "choose_threshold",
+    "copies_of",
     "count_feature_texts",
     "feature_texts",
     "fit_pipeline",
     "fit_steps",
+    "retyped_copies",
 ]
 
 ModelKind = Literal["default", "seed"]
