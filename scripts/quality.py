@@ -8,7 +8,7 @@ on, as sent and re-typed (`spam_classifier.corpora.retype`). `--check` only re-r
 tables from reports/quality.json and fails if they differ, so the figures in the README are always
 the ones the last full run wrote.
 
-    python scripts/quality.py                 # everything (hours on 2 cores; cross: 11 min)
+    python scripts/quality.py                 # everything (hours on 2 cores; cross: 16 min)
     python scripts/quality.py --only cross    # or: in-corpus, baseline, formats
     python scripts/quality.py --check
 """
