@@ -219,7 +219,7 @@ def fit_pipeline(
     `groups` names the corpus of each message: when there are several, the folds keep corpora whole
     where a channel has ham from three or more (`_splits`), so the out-of-fold scores that set the
     thresholds and C come from models that never saw that corpus: a model meeting a new mailbox.
-    `copies` are `retyped_copies` of these messages, when the caller already has them.
+    `copies` are `retyped_copies` of these messages when the caller already has them (None: found here).
     """
     say = progress or (lambda _: None)
     X = np.asarray(messages, dtype=object)
