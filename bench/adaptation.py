@@ -33,7 +33,7 @@ from spam_classifier.corpora import load_corpora
 from spam_classifier.corpora.catalog import CATALOG
 from spam_classifier.evaluate import DEFAULT_WEIGHT_CAP, sample_weights
 from spam_classifier.preprocess import fold_message
-from spam_classifier.train import count_feature_texts, feature_texts, fit_pipeline
+from spam_classifier.train import copies_of, count_feature_texts, feature_texts, fit_pipeline, retyped_copies
 from spam_classifier.workflows import LOCAL_WEIGHT
 
 LEFT_OUT = ("sms", "spamassassin", "youtube", "csdmc2010")
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     pooled = np.concatenate([m for m, _ in corpora.values()])
     read = np.asarray(feature_texts(pooled, kind=args.model), dtype=object)  # scored from: see evaluate
     counted = count_feature_texts(read, kind=args.model)
+    copies = retyped_copies(pooled, kind=args.model) if args.model == "default" else None  # once, not once per fit
     rows = []
     for left in two_class:
         messages, labels = corpora[left]
@@ -93,7 +94,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             weights = sample_weights(g_fit, y_fit, cap=DEFAULT_WEIGHT_CAP, factors={_LOCAL: args.weight})
             start = time.perf_counter()
             trained = fit_pipeline(X_fit, y_fit, kind=args.model, folds=args.folds, target_ham_fpr=args.target_ham_fpr,
-                                   n_jobs=args.jobs, texts=counted[T_fit], sample_weight=weights)
+                                   n_jobs=args.jobs, texts=counted[T_fit], sample_weight=weights,
+                                   copies=copies_of(copies, T_fit))
             pipeline = trained.pipeline
             features, classifier = pipeline.named_steps["features"], pipeline.steps[-1][1]
             probability = classifier.predict_proba(features.transform(read[t_left[rest]]))[

@@ -115,6 +115,9 @@ def test_copies_of_a_subset_are_numbered_as_its_rows() -> None:
     assert copies_of(copies, np.flatnonzero(subset))[0].tolist() == rows.tolist()  # type: ignore[index]
     assert copies_of(copies, np.asarray([False, True, False, False, False])) is None  # no email among them
     assert copies_of(None, subset) is None
+    unsorted = copies_of(copies, np.asarray([4, 1, 0]))  # messages[[4, 1, 0]]: copies of 4 and 0 are rows 0 and 2
+    assert unsorted is not None
+    assert unsorted[0].tolist() == [2, 0] and unsorted[1].tolist() == ["c0", "c4"]
 
 
 def test_a_model_of_emails_also_learns_their_retyped_copies(monkeypatch) -> None:

@@ -309,13 +309,16 @@ def _retyped(messages: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 
 
 def copies_of(copies: RetypedCopies | None, rows: np.ndarray) -> RetypedCopies | None:
-    """The copies of the messages at `rows` (a mask, or sorted indices), numbered as rows of ``messages[rows]``."""
+    """The copies of the messages at `rows` (a mask, or indices in any order), as rows of ``messages[rows]``."""
     if copies is None:
         return None
     copy_of, texts = copies
-    rows = np.flatnonzero(rows) if rows.dtype == bool else rows
-    kept = np.flatnonzero(np.isin(copy_of, rows))
-    return (np.searchsorted(rows, copy_of[kept]), texts[kept]) if len(kept) else None
+    rows = np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows, dtype=int)
+    position = np.full(max(copy_of.max(initial=-1), rows.max(initial=-1)) + 1, -1)
+    position[rows] = np.arange(len(rows))
+    renumbered = position[copy_of]
+    kept = np.flatnonzero(renumbered >= 0)
+    return (renumbered[kept], texts[kept]) if len(kept) else None
 
 
 def _splits(y: np.ndarray, channels: np.ndarray, groups: Sequence[str] | None, folds: int,
