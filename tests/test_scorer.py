@@ -279,6 +279,10 @@ def test_word_gram_memo_is_bounded_in_words_and_word_length(monkeypatch: pytest.
     assert len(long_word) > scorer._MEMO_WORD_CHARS
     assert memo[long_word] == tuple(index[gram] for gram in grams(long_word) if gram in index)
     assert long_word not in memo
+    very_long = "abcdefgh" * 20  # its slices are not kept either
+    assert len(very_long) > scorer._SPAN_WORD_CHARS
+    assert memo[very_long] == tuple(index[gram] for gram in grams(very_long) if gram in index)
+    assert max(memo._spans) == len(long_word) + 2
 
 
 # --- import boundary ---------------------------------------------------------------------------------------------
