@@ -190,8 +190,8 @@ def _with_model_bytes(directory: Path, data: bytes) -> None:
         (b"{not json", r"model\.json is not valid JSON: "),
         (b'"a string"', r"model\.json must hold a JSON object"),
         (
-            json.dumps({**tiny_model_spec(), "format_version": 2}).encode(),
-            r"model format_version 2 is not supported \(this release reads 1\); upgrade spam-classifier or recompile",
+            json.dumps({**tiny_model_spec(), "format_version": 3}).encode(),
+            r"model format_version 3 is not supported \(this release reads 1 and 2\); upgrade spam-classifier or",
         ),
         (json.dumps({"kind": "test"}).encode(), r"model format_version None is not supported"),
     ],

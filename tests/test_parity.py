@@ -16,7 +16,7 @@ from spam_classifier.artifact import read_artifact
 from spam_classifier.compiler import CompileError, compile_pipeline, save_model
 from spam_classifier.corpora import load_corpus
 from spam_classifier.scorer import DEFAULT_MODEL_DIR
-from spam_classifier.train import MODEL_KINDS
+from spam_classifier.train import MODEL_KINDS, SpamPipeline
 from trained import split, trained
 
 joblib = pytest.importorskip("joblib")
@@ -59,7 +59,6 @@ def test_parity_shipped_default_model_on_both_corpora():
 
 def test_compile_pipeline_refuses_what_the_scorer_cannot_reproduce(training_sample):
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.naive_bayes import MultinomialNB
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import LinearSVC
 
@@ -67,9 +66,27 @@ def test_compile_pipeline_refuses_what_the_scorer_cannot_reproduce(training_samp
     svm = make_pipeline(TfidfVectorizer(), LinearSVC()).fit(messages[:500], labels[:500])
     with pytest.raises(CompileError, match="cannot compile a LinearSVC"):
         compile_pipeline(svm)
-    binary = make_pipeline(TfidfVectorizer(binary=True), MultinomialNB()).fit(messages[:500], labels[:500])
-    with pytest.raises(CompileError, match="binary"):
-        compile_pipeline(binary)
+
+
+def test_parity_binary_tfidf_in_model_format_2(training_sample, tmp_path):
+    """Terms counted as present or absent (binary=True): the same probabilities, in model.json format 2,
+    which a release reading only format 1 refuses instead of scoring the counts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion
+
+    messages, labels = training_sample
+    union = FeatureUnion([("words", TfidfVectorizer(sublinear_tf=True)),
+                          ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), binary=True,
+                                                    sublinear_tf=True, min_df=2))])
+    pipeline = SpamPipeline([("features", union), ("classifier", LogisticRegression(C=100, max_iter=1000))])
+    pipeline.fit(messages[:800], labels[:800])
+    save_model(pipeline, tmp_path / "binary", kind="custom", manifest={"metrics": {}})
+    compiled = compile_pipeline(pipeline)
+    assert compiled["format_version"] == 2
+    assert [part["binary"] for part in compiled["vectorizers"]] == [False, True]
+    messages = [*messages[800:], "free free free FREE!!! win win win", "aaaaaaaaaa " * 50, ""]
+    _assert_parity(tmp_path / "binary", messages)
 
 
 def _hostile_emails() -> list[str]:

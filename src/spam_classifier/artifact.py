@@ -24,6 +24,7 @@ from typing import Any
 from .errors import ArtifactError, ModelNotFoundError
 
 __all__ = [
+    "BINARY_FORMAT_VERSION",
     "FORMAT_VERSION",
     "MANIFEST_FILE",
     "MODEL_FILE",
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+#: model.json's format_version when a vectorizer counts terms as present or absent ("binary"): a release
+#: that reads only format 1 would score such a model with counts, so it must refuse it instead.
+BINARY_FORMAT_VERSION = 2
+_MODEL_FORMAT_VERSIONS = (FORMAT_VERSION, BINARY_FORMAT_VERSION)
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.json"
 PIPELINE_FILE = "model.joblib"
@@ -99,10 +104,10 @@ def artifact_from_files(files: Mapping[str, bytes], *, source: str = "artifact")
     if MODEL_FILE not in files:
         raise ArtifactError(f"{source}: {MODEL_FILE} is missing")
     model = _parse_json(files[MODEL_FILE], f"{source}/{MODEL_FILE}")
-    if model.get("format_version") != FORMAT_VERSION:
+    if model.get("format_version") not in _MODEL_FORMAT_VERSIONS:
         raise ArtifactError(
-            f"{source}: model format_version {model.get('format_version')!r} is not supported "
-            f"(this release reads {FORMAT_VERSION}); upgrade spam-classifier or recompile the model"
+            f"{source}: model format_version {model.get('format_version')!r} is not supported (this release "
+            f"reads {' and '.join(map(str, _MODEL_FORMAT_VERSIONS))}); upgrade spam-classifier or recompile the model"
         )
     return Artifact(manifest=manifest, model=model, files=dict(files))
 

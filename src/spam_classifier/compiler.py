@@ -23,7 +23,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from .artifact import FORMAT_VERSION, PIPELINE_FILE, Artifact, write_artifact
+from .artifact import BINARY_FORMAT_VERSION, FORMAT_VERSION, PIPELINE_FILE, Artifact, write_artifact
 from .preprocess import CHANNELS, preprocess_messages
 
 __all__ = ["IMPORTABLE", "CompileError", "compile_imported", "compile_pipeline", "save_model", "spam_class_index"]
@@ -63,7 +63,7 @@ def compile_pipeline(pipeline: Pipeline, *, kind: str = "custom") -> dict[str, A
         compiled.append(_compile_vectorizer(vectorizer, weights[offset : offset + size]))
         offset += size
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": BINARY_FORMAT_VERSION if any(part["binary"] for part in compiled) else FORMAT_VERSION,
         "kind": kind,
         "labels": _LABELS,
         "preprocess": preprocessed,
@@ -92,7 +92,6 @@ def _compile_vectorizer(vectorizer: TfidfVectorizer, weights: np.ndarray) -> dic
             ("input must be 'content'", vectorizer.input == "content"),
             ("custom preprocessor/tokenizer", vectorizer.preprocessor is None and vectorizer.tokenizer is None),
             ("strip_accents", vectorizer.strip_accents is None),
-            ("binary", not vectorizer.binary),
             ("norm must be 'l2' or None", vectorizer.norm in ("l2", None)),
             ("dtype must be float64", np.dtype(vectorizer.dtype) == np.float64),
         ) if not ok
@@ -111,6 +110,7 @@ def _compile_vectorizer(vectorizer: TfidfVectorizer, weights: np.ndarray) -> dic
         "token_pattern": vectorizer.token_pattern,
         "stop_words": sorted(stop_words) if stop_words else None,
         "sublinear_tf": bool(vectorizer.sublinear_tf),
+        "binary": bool(vectorizer.binary),
         "norm": vectorizer.norm,
         "terms": terms,
         "idf": _float_array(idf),
@@ -188,7 +188,7 @@ def compile_imported(estimator: Any, *, vectorizer: Any = None, spam_label: str 
                            "are the vectorizer and the classifier from the same training run?")
     spec["weights"] = _float_array(weights)
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": BINARY_FORMAT_VERSION if spec["binary"] else FORMAT_VERSION,
         "kind": "imported",
         "labels": _LABELS,
         "preprocess": False,
@@ -221,7 +221,6 @@ def _compile_imported_vectorizer(vectorizer: Any) -> dict[str, Any]:
             ("a custom tokenizer callable", vectorizer.tokenizer is None),
             (f"input={vectorizer.input!r} (supported: 'content')", vectorizer.input == "content"),
             (f"strip_accents={vectorizer.strip_accents!r}", vectorizer.strip_accents is None),
-            ("binary=True", not vectorizer.binary),
             (f"norm={getattr(vectorizer, 'norm', None)!r} (supported: 'l2', None)",
              not is_tfidf or vectorizer.norm in ("l2", None)),
             (f"dtype={np.dtype(vectorizer.dtype).name} (supported: float64, or an integer type for counts)",
@@ -243,6 +242,7 @@ def _compile_imported_vectorizer(vectorizer: Any) -> dict[str, Any]:
         "token_pattern": vectorizer.token_pattern,
         "stop_words": sorted(stop_words) if stop_words else None,
         "sublinear_tf": False,
+        "binary": bool(vectorizer.binary),
         "norm": None,
         "terms": terms,
         "idf": _float_array(np.ones(len(terms))),

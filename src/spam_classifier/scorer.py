@@ -50,21 +50,28 @@ class _Vectorizer:
         sublinear = bool(spec["sublinear_tf"])
         self._tf, self._tf_squared = _TermFrequency(sublinear), _TermFrequency(sublinear, squared=True)
         self._l2 = spec["norm"] == "l2"
-        self._count = _build_counter(spec, dict(zip(terms, range(len(terms)))))  # noqa: B905 - checked
+        self._binary = bool(spec.get("binary", False))
+        index = dict(zip(terms, range(len(terms))))  # noqa: B905 - checked
+        self._count: Callable[[str], Any] = _build_counter(spec, index, distinct=self._binary)
 
     def contribution(self, text: str) -> float:
         """sum(tfidf * weight) for one preprocessed text.
 
         scikit-learn's (tf * idf / norm) * weight, regrouped as tf * (idf * weight) / norm: equal up to
-        rounding (about 1e-16 relative), and it lets `map` run the per-term loop in C.
+        rounding (about 1e-16 relative), and it lets `map` run the per-term loop in C. A binary
+        vectorizer's tf is 1 for every term present.
         """
         counts = self._count(text)
-        dot = sum(map(operator.mul, map(self._tf.__getitem__, counts.values()),
-                      map(self._idf_weight.__getitem__, counts)))
-        if not self._l2:
-            return dot
-        squares = sum(map(operator.mul, map(self._tf_squared.__getitem__, counts.values()),
-                          map(self._idf_squared.__getitem__, counts)))
+        if self._binary:
+            dot = sum(map(self._idf_weight.__getitem__, counts))
+            squares = sum(map(self._idf_squared.__getitem__, counts)) if self._l2 else 0.0
+        else:
+            dot = sum(map(operator.mul, map(self._tf.__getitem__, counts.values()),
+                          map(self._idf_weight.__getitem__, counts)))
+            if not self._l2:
+                return dot
+            squares = sum(map(operator.mul, map(self._tf_squared.__getitem__, counts.values()),
+                              map(self._idf_squared.__getitem__, counts)))
         return dot / math.sqrt(squares) if squares > 0.0 else dot
 
 
@@ -109,27 +116,33 @@ _MEMO_WORD_CHARS = 32
 _SPAN_WORD_CHARS = 128
 
 
-def _build_counter(spec: dict[str, Any], index: dict[str, int]) -> Callable[[str], Counter[int]]:
+def _build_counter(spec: dict[str, Any], index: dict[str, int], *,
+                   distinct: bool = False) -> Callable[[str], Counter[int] | set[int]]:
     """text -> {term index: count} over the in-vocabulary terms `_build_analyzer` would produce.
 
-    The counting itself runs in C (`Counter` over `map`/`chain`): a Python loop per n-gram is what
-    made long emails slow. char_wb n-grams never cross a word, so each distinct word's in-vocabulary
-    n-grams are computed once and memoised; a text is then the concatenation of its words' n-grams.
+    With `distinct`, the set of those term indexes (all a binary vectorizer needs). The counting itself
+    runs in C (`Counter` or `set` over `map`/`chain`): a Python loop per n-gram is what made long emails
+    slow. char_wb n-grams never cross a word, so each distinct word's in-vocabulary n-grams are computed
+    once and memoised; a text is then the concatenation of its words' n-grams.
     """
+    collect: Callable[[Iterable[int | None]], Counter[int] | set[int]] = set if distinct else Counter
     if spec["analyzer"] == "char_wb":
         lowercase = bool(spec["lowercase"])
         lookup = _WordGramMemo(*spec["ngram_range"], index).__getitem__
 
-        def count_char_wb(text: str) -> Counter[int]:
-            return Counter(chain.from_iterable(map(lookup, (text.lower() if lowercase else text).split())))
+        def count_char_wb(text: str) -> Counter[int] | set[int]:
+            return collect(chain.from_iterable(map(lookup, (text.lower() if lowercase else text).split())))
 
         return count_char_wb
     analyze, get = _build_analyzer(spec), index.get
 
-    def count_words(text: str) -> Counter[int]:
-        counts = Counter(map(get, analyze(text)))
-        counts.pop(None, None)  # type: ignore[call-overload] - out-of-vocabulary terms
-        return counts  # type: ignore[return-value]
+    def count_words(text: str) -> Counter[int] | set[int]:
+        terms: Any = collect(map(get, analyze(text)))
+        if distinct:  # None: the out-of-vocabulary terms
+            terms.discard(None)
+        else:
+            terms.pop(None, None)
+        return terms
 
     return count_words
 
