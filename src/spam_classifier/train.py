@@ -158,13 +158,8 @@ def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
             [
                 ("words", PrecountableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
                                                       max_features=MAX_WORD_FEATURES)),
-                # n-grams count once, present or absent: how often a character or a fragment recurs is
-                # mostly format (separator lines, link-heavy footers, identifiers in technical mail), and
-                # its counts made mailing-list ham look like spam to a model that never saw those lists.
-                # Left-out ROC-AUC SpamAssassin / YouTube / SMS / CSDMC2010 .934 / .854 / .988 / .993 with
-                # counts -> .944 / .864 / .988 / .992 (screen, 2026-12-02).
-                ("chars", WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), binary=True,
-                                                  sublinear_tf=True, min_df=2, max_features=MAX_CHAR_FEATURES)),
+                ("chars", WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True,
+                                                  min_df=2, max_features=MAX_CHAR_FEATURES)),
             ]
         )
         # One set of weights for both channels. Weights per channel, each a full cross-corpus run (branch
