@@ -51,8 +51,7 @@ print(time.perf_counter() - t)
 """
 _COLD_SCORER = """
 import time; t = time.perf_counter()
-from spam_classifier import Model, load_model
-from spam_classifier.batch import BatchOptions, run_batch
+from spam_classifier import load_model
 load_model({path!r}).predict_proba(["hello"])
 print(time.perf_counter() - t)
 """

@@ -23,6 +23,7 @@ _DOCS = [
     {"ngram_range": (1, 5)},
     {"ngram_range": (2, 4), "lowercase": False},
     {"ngram_range": (1, 5), "sublinear_tf": True, "min_df": 2, "max_features": 40},
+    {"ngram_range": (1, 5), "binary": True, "sublinear_tf": True, "min_df": 2, "max_features": 40},
 ])
 def test_word_gram_vectorizer_equals_scikit_learns_char_wb(options: dict) -> None:
     ours, theirs = (cls(analyzer="char_wb", **options) for cls in (WordGramTfidfVectorizer, TfidfVectorizer))
@@ -63,7 +64,8 @@ def _assert_same_fit(counted_fit: TfidfVectorizer, text_fit: TfidfVectorizer, co
     PrecountableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_features=3_000),
     WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=2, max_features=5_000),
     WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=3),
-], ids=["words", "chars", "chars-min-df-3"])
+    WordGramTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), binary=True, min_df=2, max_features=5_000),
+], ids=["words", "chars", "chars-min-df-3", "chars-binary"])
 def test_a_fit_on_counted_rows_is_the_fit_on_their_texts(vectorizer, texts) -> None:
     counted = count_texts(texts, [vectorizer])
     rng = np.random.default_rng(0)
