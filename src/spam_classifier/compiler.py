@@ -63,7 +63,7 @@ def compile_pipeline(pipeline: Pipeline, *, kind: str = "custom") -> dict[str, A
         compiled.append(_compile_vectorizer(vectorizer, weights[offset : offset + size]))
         offset += size
     return {
-        "format_version": BINARY_FORMAT_VERSION if any(part["binary"] for part in compiled) else FORMAT_VERSION,
+        "format_version": _format_version(compiled),
         "kind": kind,
         "labels": _LABELS,
         "preprocess": preprocessed,
@@ -116,6 +116,11 @@ def _compile_vectorizer(vectorizer: TfidfVectorizer, weights: np.ndarray) -> dic
         "idf": _float_array(idf),
         "weights": _float_array(weights),
     }
+
+
+def _format_version(vectorizers: list[dict[str, Any]]) -> int:
+    """model.json's format: 2 as soon as a vectorizer is binary, which a format-1 reader would score as counts."""
+    return BINARY_FORMAT_VERSION if any(vectorizer["binary"] for vectorizer in vectorizers) else FORMAT_VERSION
 
 
 def _float_array(values: np.ndarray) -> str:
@@ -188,7 +193,7 @@ def compile_imported(estimator: Any, *, vectorizer: Any = None, spam_label: str 
                            "are the vectorizer and the classifier from the same training run?")
     spec["weights"] = _float_array(weights)
     return {
-        "format_version": BINARY_FORMAT_VERSION if spec["binary"] else FORMAT_VERSION,
+        "format_version": _format_version([spec]),
         "kind": "imported",
         "labels": _LABELS,
         "preprocess": False,
