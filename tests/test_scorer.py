@@ -68,6 +68,12 @@ def test_model_predict_proba_matches_a_hand_computed_probability(model: Model) -
     assert 0.98 < probability < 0.99
 
 
+def test_model_predict_proba_of_one_known_term_is_its_weight(model: Model) -> None:
+    # one term's l2-normalised tf-idf is 1 whatever its count: z = intercept + weight (a lone key is
+    # also the scorer's special case of looking values up)
+    assert model.predict_proba(["free", "FREE free free"]) == pytest.approx([_sigmoid(-1.0 + 3.0)] * 2, abs=1e-12)
+
+
 def test_model_predict_proba_of_unknown_words_is_the_intercept(model: Model) -> None:
     assert model.predict_proba(["", "zzz qqq", "x"]) == [_sigmoid(-1.0)] * 3
 
