@@ -76,7 +76,7 @@ class _Vectorizer:
 
 
 def _values(keys: Collection[int], table: Sequence[float] | dict[int, float]) -> Sequence[float]:
-    """``table[key]`` for each key, looked up in C: `itemgetter` (a quarter faster than `map` over
+    """``table[key]`` for each key, looked up in C: `itemgetter` (a fifth faster than `map` over
     ``__getitem__``), whose single key returns the bare value rather than a 1-tuple."""
     return itemgetter(*keys)(table) if len(keys) > 1 else [table[key] for key in keys]
 
