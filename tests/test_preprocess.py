@@ -345,6 +345,33 @@ def test_preprocess_email_drops_routing_headers_and_scripts() -> None:
         assert hidden not in text
 
 
+_LIST_FOOTERS = {
+    "mailman": "_______________________________________________\nRPM-List mailing list <RPM-List@freshrpms.net>\n"
+               "http://lists.freshrpms.net/mailman/listinfo/rpm-list\n",
+    "a listserv after a signature": "-- \nTo UNSUBSCRIBE, email to debian-user-REQUEST@lists.debian.org\n"
+                                    'with a subject of "unsubscribe". Trouble? Contact listmaster@lists.debian.org\n',
+    "a bare listinfo link": "\nhttp://xent.com/mailman/listinfo/fork\n\n",
+    "a sponsor's advert, then how to unsubscribe":
+        "\n------------------------ Yahoo! Groups Sponsor ---------------------~-->\n4 DVDs Free +s&p Join Now\n"
+        "http://us.click.yahoo.com/pt6YBB\n---------------------------------------------------------------------~->\n"
+        "\nTo unsubscribe from this group, send an email to:\nforteana-unsubscribe@egroups.com\n",
+}
+
+
+@pytest.mark.parametrize("footer", _LIST_FOOTERS.values(), ids=_LIST_FOOTERS)
+def test_preprocess_email_drops_the_footer_a_mailing_list_appends(footer: str) -> None:
+    body = "Is this mountain limestone or granite?\n-- \nBob\n"
+    assert preprocess(f"From: Bob <bob@b.test>\nSubject: rocks\n\n{body}{footer}") == "rocks\nBob\n" + body.rstrip()
+
+
+@pytest.mark.parametrize("body", [
+    "Claim your prize\n-----\nClick here to see more offers",  # a rule, but nothing of a list after it
+    "We will unsubscribe you from the mailing list next week, as you asked.\nBob",  # list words, no footer rule
+])
+def test_preprocess_email_keeps_text_that_only_looks_like_a_list_footer(body: str) -> None:
+    assert preprocess(f"From: Bob <bob@b.test>\nSubject: x\n\n{body}") == "x\nBob\n" + body
+
+
 def test_preprocess_email_decodes_rfc2047_subject_and_sender() -> None:
     message = (
         "From: =?utf-8?Q?Jos=C3=A9_Garc=C3=ADa?= <jose@example.test>\nSubject: =?utf-8?B?0J/RgNC40LLQtdGC?=\n\nhello"

@@ -39,6 +39,14 @@ _MAX_HEADER_VALUE_CHARS = 2_000
 _MAX_HTML_CHARS = 4 * MAX_TEXT_CHARS
 _HTML_FILES = (".htm", ".html")
 _HEADER_END = re.compile(r"\n\r?\n")
+#: A line that opens a footer: the "-- " of a signature, or a rule of dashes, underscores, equals signs...
+_FOOTER_RULE = re.compile(r"^(?:-- ?|[-_=~*]{8,}.*)$", re.MULTILINE)
+#: What a list manager's footer says: how to leave the list, where it lives, who sponsors it.
+_LIST_MARKS = re.compile(r"(?i)unsubscri|mailing list|listinfo|\(un\)subscri|sponsor")
+#: A Mailman list's address alone on the last line (some lists append only that).
+_LISTINFO_LINE = re.compile(r"\n[ \t]*\S*(?:listinfo|mailman)\S*[ \t]*$")
+#: A footer is looked for in the last this many characters of a body; list footers are a few lines.
+_FOOTER_CHARS = 1_500
 
 
 def email_text(raw: str, hints: list[str] | None = None) -> str:
@@ -145,7 +153,8 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
         if attached or content_type == "text/plain" or (content_type == "text/html" and not name):
             is_html = name.endswith(_HTML_FILES) if attached else content_type == "text/html"
             body = _decode_payload(part)
-            sections.append(parser.text_of(body[:_MAX_HTML_CHARS]) if is_html else body[:MAX_TEXT_CHARS])
+            text = parser.text_of(body[:_MAX_HTML_CHARS]) if is_html else _without_list_footer(body[:MAX_TEXT_CHARS])
+            sections.append(text)
     if len(sections) == 2 and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
         sections.append(msg.get_payload()[:MAX_TEXT_CHARS])  # no usable boundary: its raw body, not nothing
     if "zmime_text_html" in structure and "zmime_text_plain" not in structure:
@@ -157,6 +166,31 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
         hints += ["zsubj_charset_" + _token(charset) for charset in _header_charsets(msg.get("Subject"))]
         hints += parser.hints()
     return "\n".join(section for section in sections if section)
+
+
+def _without_list_footer(body: str) -> str:
+    """`body` without the footers a mailing-list manager appends: how to unsubscribe, the list's address
+    and archive, a sponsor's advert. Up to three, last first, each after a rule line (or a bare listinfo link).
+
+    They mark how a corpus was collected, not what the mail says: 53 % of SpamAssassin's ham ends in one
+    (12 % of its spam, forwarded to a list) and 70 % of CSDMC2010's (0.1 % of its spam), and models
+    learnt them as the surest sign of ham ("debian", "lists", "unsubscribe" were the weights that most
+    set a CSDMC2010-trained model's ham apart from SpamAssassin's), so mail without one, most personal
+    and business mail, looked like spam. Without them (full cross-corpus run,
+    2026-12-02), left-out SpamAssassin ranks at ROC-AUC 0.954 (0.934 with them) and 18 % of its ham
+    is flagged (32 %); see README, "Cross-corpus".
+    """
+    kept = body.rstrip()
+    for _ in range(3):
+        listinfo = _LISTINFO_LINE.search(kept, max(0, len(kept) - 300))
+        if listinfo:
+            kept = kept[: listinfo.start()].rstrip()
+            continue
+        rules = [rule.start() for rule in _FOOTER_RULE.finditer(kept, max(0, len(kept) - _FOOTER_CHARS))]
+        if not rules or not _LIST_MARKS.search(kept, rules[-1]):
+            break
+        kept = kept[: rules[-1]].rstrip()
+    return body if len(kept) == len(body.rstrip()) else kept
 
 
 def _token(value: str) -> str:
