@@ -176,9 +176,9 @@ def _without_list_footer(body: str) -> str:
     (12 % of its spam, forwarded to a list) and 70 % of CSDMC2010's (0.1 % of its spam), and models
     learnt them as the surest sign of ham ("debian", "lists", "unsubscribe" were the weights that most
     set a CSDMC2010-trained model's ham apart from SpamAssassin's), so mail without one, most personal
-    and business mail, looked like spam. Without them (full cross-corpus run,
-    2026-12-02), left-out SpamAssassin ranks at ROC-AUC 0.954 (0.934 with them) and 18 % of its ham
-    is flagged (32 %); see README, "Quality". Two more marks of collection were screened with it (full
+    and business mail, looked like spam. Without them (full cross-corpus run, 2026-12-02), left-out
+    SpamAssassin ranks at ROC-AUC 0.954 (0.934 with them) and 18 % of its ham is flagged (32 %); see
+    README, "Quality". Two more marks of collection were screened with it (full
     runs, left-out SpamAssassin ROC-AUC, phishing_pot recall; footers alone 0.954, 0.824) and not kept:
     a subject's leading list tag ("[ILUG] ...") dropped too, 0.954, 0.793; and, on top of that, years
     (1980-2049) read as one token "zyear", so that 2002 and 2010 stop meaning ham, 0.957 (YouTube 0.866
