@@ -183,7 +183,8 @@ def _without_list_footer(body: str) -> str:
     a subject's leading list tag ("[ILUG] ...") dropped too, 0.954, 0.793; and, on top of that, years
     (1980-2049) read as one token "zyear", so that 2002 and 2010 stop meaning ham, 0.957 (YouTube 0.866
     against 0.860) but 0.737: phishing_pot's 2022-24 spam then shares the token that the dates of
-    quoted replies ("On Mon, Oct 4, 2010, ... wrote") made a sign of ham.
+    quoted replies ("On Mon, Oct 4, 2010, ... wrote") made a sign of ham. Those reply lines alone read as
+    "zreply wrote:" (dates and names gone): SpamAssassin 0.953, 18.1 % of its ham flagged (17.8 %).
     """
     kept = body.rstrip()
     for _ in range(3):
