@@ -158,6 +158,7 @@ def build_pipeline(kind: ModelKind = "default", *, C: float = 30.0,
             [
                 ("words", PrecountableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
                                                       max_features=MAX_WORD_FEATURES)),
+                # (The screens below ran while list footers were still read: "these" is that design.)
                 # Counting each char n-gram once, present or absent (binary=True; full cross-corpus run and
                 # shipped model built, 2026-12-02) ranks left-out SpamAssassin / YouTube / SMS / CSDMC2010 at
                 # .944 / .864 / .988 / .992 (these counts: .934 / .854 / .988 / .993), catches more left-out
