@@ -10,7 +10,9 @@ BIN := $(VENV)/bin
 $(BIN)/spam-classifier: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.txt -e '.[dev]'
+	@# --no-cache: PyPI has pyspark only as a source package, and uv kept each build (about 1.4 GB) in
+	@# ~/.cache/uv without ever reusing it; a few dozen fresh installs filled a shared disk.
+	$(BIN)/uv pip install -q --no-cache --python $(BIN)/python -r requirements-dev.txt -e '.[dev]'
 	@touch $@
 
 setup: $(BIN)/spam-classifier  ## virtualenv with the pinned dependencies
