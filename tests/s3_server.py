@@ -11,8 +11,8 @@ Fixtures (imported into conftest.py):
 
 `weed mini` binds fixed loopback ports, so only one can run per machine at a time; a busy port fails the
 session with a message naming it, and so does a disk with too little free space for SeaweedFS (which would
-otherwise make every write wait for a timeout). `stop_s3_server()` / `start_s3_server()` stop and restart the session's
-server on the same data, for tests of what happens while S3 is down.
+otherwise make every write wait for a timeout). `stop_s3_server()` / `start_s3_server()` stop and restart
+the session's server on the same data, for tests of what happens while S3 is down.
 """
 
 from __future__ import annotations
