@@ -160,6 +160,13 @@ def test_preprocess_plain_text_passes_through(message: str) -> None:
         ("only 100 pounds", "only  zmoney 100 pounds "),
         ("Call 09061701461 today", "Call  zphone 09061701461  today"),
         ("Call 12345 ok", "Call 12345 ok"),  # too few digits for a phone number: left alone
+        ("tel:08712460324", "tel: zphone 08712460324 "),
+        # digit runs that are not phone numbers: dates, dotted addresses, a link's path or query
+        ("on 2002-09-26 we met", "on 2002-09-26 we met"),
+        ("due 26.09.2002 ok", "due 26.09.2002 ok"),
+        ("server 192.168.100.1 down", "server 192.168.100.1 down"),
+        ("see http://x.test/click/-4,8279860,215/", "see  zurl x.test http://x.test/click/-4,8279860,215/ "),
+        ("order id=12345678&x=1", "order id=12345678&x=1"),
         ("fish &amp; chips", "fish & chips"),  # HTML entities are unescaped
         ("ﬁne", "fine"),  # NFKC folds compatibility characters
     ],

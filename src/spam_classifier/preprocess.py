@@ -80,6 +80,12 @@ _MONEY = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 _PHONE = re.compile(r"\+\d[\d\s().-]{5,}\d|\d[\d\s().-]{5,}\d")
+#: Digit runs shaped like a phone number that are not one: ISO and European dates, dotted addresses.
+_NOT_PHONE = re.compile(r"\d{4}-\d\d-\d\d|\d\d?[./-]\d\d?[./-]\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
+#: A digit run glued to a word or to a link's path or query ("/click/-4,8279860,215/", "id=12345678&")
+#: is part of it, not a number of its own.
+_GLUED_BEFORE = frozenset("/=?&%#_,.;-")
+_GLUED_AFTER = frozenset("/=&%#_")
 #: A whole white-space-delimited token with a "." or ":" in it (or an "@"): links and addresses never
 #: contain white space, so _URL (_EMAIL_ADDRESS) runs on these tokens only, not at every position of
 #: the text. The look-behind starts a match only at a token's start, which keeps the scan linear.
@@ -276,8 +282,22 @@ def _url_shape(match: re.Match[str]) -> str:
 
 
 def _phone_shape(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group())
-    return f" zphone {match.group()} " if digits >= 7 else match.group()
+    """ " zphone <number> " for seven or more digits that stand on their own and are no date or address.
+
+    A date or a link's digits read as a phone number put "zphone" into news digests and list mail
+    ("URL: http://www.newsisfree.com/click/-4,8279860,215/ Date: 2002-09-26T15:44:55"), where it
+    counted for spam. Left out, full cross-corpus run (2026-12-02): left-out SpamAssassin ROC-AUC
+    0.9536 -> 0.9564 (ham FPR 17.8 -> 16.9 %), SMS 0.9872 -> 0.9874, YouTube ham FPR 1.12 -> 1.00 %,
+    CSDMC2010 ham FPR 0.08 -> 0 % (ROC-AUC 0.9941 -> 0.9939); SmishTank recall 0.700 -> 0.696.
+    """
+    found, text = match.group(), match.string
+    before = text[match.start() - 1] if match.start() else " "
+    after = text[match.end()] if match.end() < len(text) else " "
+    if before in _GLUED_BEFORE or before.isalnum() or after in _GLUED_AFTER or after.isalpha():
+        return found
+    if _NOT_PHONE.fullmatch(found) or sum(c.isdigit() for c in found) < 7:
+        return found
+    return f" zphone {found} "
 
 
 def _text(message: str) -> str:
