@@ -83,7 +83,8 @@ _PHONE = re.compile(r"\+\d[\d\s().-]{5,}\d|\d[\d\s().-]{5,}\d")
 #: Digit runs shaped like a phone number that are not one: ISO and European dates, dotted addresses.
 _NOT_PHONE = re.compile(r"\d{4}-\d\d-\d\d|\d\d?[./-]\d\d?[./-]\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 #: A digit run glued to a word or to a link's path or query ("/click/-4,8279860,215/", "id=12345678&")
-#: is part of it, not a number of its own.
+#: is part of it, not a number of its own. After the digits "," "." ";" "-" may end a sentence or a
+#: clause ("call 08712460324."), so only a link's own separators count there.
 _GLUED_BEFORE = frozenset("/=?&%#_,.;-")
 _GLUED_AFTER = frozenset("/=&%#_")
 #: A whole white-space-delimited token with a "." or ":" in it (or an "@"): links and addresses never
