@@ -148,6 +148,27 @@ def test_preprocess_plain_text_passes_through(message: str) -> None:
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
+        ("Awsome<br />song<br><BR/>", "Awsome song"),
+        (
+            '<a rel="nofollow" href="http://www.youtube.com/watch?v=x&amp;t=2m19s">2:19</a> best part',
+            "  zurl youtube.com http://www.youtube.com/watch?v=x&t=2m19s   2:19  best part",
+        ),
+        ("<b>FREE</b> prize, <I>today</I> &amp; now", "FREE  prize,  today  & now"),
+    ],
+)
+def test_preprocess_text_reads_its_markup_as_html(message: str, expected: str) -> None:
+    # YouTube comments carry markup: its tags and attribute names are no words of the message
+    assert preprocess(message) == expected
+
+
+@pytest.mark.parametrize("message", ["I owe you <DECIMAL> at <TIME>, <#>", "x <br-ish> y <3 you &lt;br&gt;"])
+def test_preprocess_text_keeps_angle_brackets_that_are_no_markup(message: str) -> None:
+    assert preprocess(message) == message.replace("&lt;", "<").replace("&gt;", ">")
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
         ("Hello there, how are you?", "Hello there, how are you?"),
         ("Visit www.example.com/win now", "Visit  zurl example.com www.example.com/win  now"),
         (

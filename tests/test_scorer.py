@@ -327,8 +327,10 @@ import spam_classifier
 model = spam_classifier.load_model()
 model.predict_proba(["WINNER!! free prize, call 0800 123 4567", "lunch tomorrow?"])
 after_text = sorted(sys.modules)
+model.predict_proba(["Awesome song<br />best part: <a href=\\"https://youtu.be/x\\">2:19</a>"])
+after_markup = sorted(sys.modules)
 model.predict_proba(["From: a@b.test\\nSubject: hi\\nContent-Type: text/html\\n\\n<p>lunch &amp; tea?</p>"])
-print(json.dumps([after_text, sorted(sys.modules)]))
+print(json.dumps([after_text, after_markup, sorted(sys.modules)]))
 """
 
 
@@ -338,6 +340,7 @@ def test_scoring_text_leaves_the_email_and_write_modules_unimported() -> None:
         [sys.executable, "-c", _CHILD_TEXT_THEN_EMAIL], capture_output=True, text=True, check=False, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    after_text, after_email = (set(modules) for modules in json.loads(result.stdout))
+    after_text, after_markup, after_email = (set(modules) for modules in json.loads(result.stdout))
     assert after_text.isdisjoint(_COLD_START_DEFERRED)
+    assert "html.parser" in after_markup and "email.parser" not in after_markup  # a comment's HTML is no email
     assert {"email.parser", "html.parser", "spam_classifier.email_text"} <= after_email

@@ -13,9 +13,8 @@ import email.header
 import email.message
 import email.utils
 import re
-from collections import Counter
-from html.parser import HTMLParser
 
+from .html_text import HTMLText
 from .preprocess import MAX_TEXT_CHARS
 
 __all__ = ["email_text"]
@@ -55,7 +54,7 @@ def email_text(raw: str, hints: list[str] | None = None) -> str:
     """The subject, sender display name, decoded bodies and attachment names of `raw`; never raises.
 
     Given a `hints` list, it also appends tokens for the shape of the subject and sender name
-    (`_subject_hints`) and for the tricks of the HTML (`_HTMLText.hints`).
+    (`_subject_hints`) and for the tricks of the HTML (`HTMLText.hints`).
     """
     raw = _bounded(raw)
     try:
@@ -136,7 +135,7 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
     subject = _decode_header(msg.get("Subject"))
     sender = email.utils.parseaddr(_decode_header(msg.get("From")))[0]
     sections = [subject, sender]
-    parser = _HTMLText()
+    parser = HTMLText()
     structure: list[str] = []  # MIME shape: spam is far more often HTML-only, or in an unusual charset
     for number, part in enumerate(msg.walk()):
         if number >= _MAX_MIME_PARTS:
@@ -268,112 +267,6 @@ _SUBJECT_GAP = re.compile(r"\S[ \t]{3,}\S")
 _SUBJECT_TAIL = re.compile(r"(?<=\S)[ \t]+([a-z]{3,})$")
 _VOWEL = re.compile(r"[aeiou]")
 _CAPITAL_OR_STOP = re.compile(r"[A-Z]|[.!?)]$")
-_IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-_SHOWN_HOST = re.compile(r"(?i)(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})")
-#: Tags real mail uses; spam sprinkles made-up ones (``<xbq>``) to break up words for filters.
-_KNOWN_TAGS = frozenset({
-    "a", "abbr", "address", "area", "b", "base", "basefont", "bdo", "big", "blink", "blockquote", "body", "br",
-    "button", "caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "dfn", "dir", "div", "dl", "dt",
-    "em", "embed", "fieldset", "font", "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr",
-    "html", "i", "iframe", "img", "input", "ins", "kbd", "label", "legend", "li", "link", "map", "marquee", "menu",
-    "meta", "nobr", "noscript", "o:p", "object", "ol", "optgroup", "option", "p", "param", "pre", "q", "s", "samp",
-    "script", "select", "small", "span", "strike", "strong", "style", "sub", "sup", "table", "tbody", "td",
-    "textarea", "tfoot", "th", "thead", "title", "tr", "tt", "u", "ul", "var", "wbr", "xml",
-})
-
-
-def _link_host(url: str) -> str:
-    url = url.strip().lower()
-    if "://" not in url:
-        return ""
-    host = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return host.rsplit("@", 1)[-1].split(":", 1)[0].removeprefix("www.")
-
-
-class _HTMLText(HTMLParser):
-    """Collects the visible text of an HTML body plus the hosts its links point at.
-
-    It also counts the markup tricks of spam, across all the HTML parts of a message (`hints`).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self._hidden = 0
-        self._anchor: tuple[str, list[str]] | None = None  # the open link's host and its shown text
-        self.counts: Counter[str] = Counter()
-
-    def text_of(self, markup: str) -> str:
-        """The visible text and link targets of one HTML part; the trick counts carry on across parts."""
-        start = len(self.chunks)
-        self.feed(markup)
-        self.close()
-        self.reset()
-        self._hidden, self._anchor = 0, None
-        return " ".join(self.chunks[start:])
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._hidden += 1
-        if tag not in _KNOWN_TAGS:
-            self.counts["badtag"] += 1
-        for name, value in attrs:
-            if not value:
-                continue
-            if name in ("href", "src"):
-                self.chunks.append(f" {value} ")
-            if name == "href":
-                host = _link_host(value)
-                if host:
-                    if _IP_HOST.match(host):
-                        self.counts["iplink"] += 1
-                    if tag == "a":
-                        self._anchor = (host, [])
-            elif name == "style":
-                style = value.lower().replace(" ", "")
-                if "display:none" in style or "visibility:hidden" in style or "font-size:0" in style:
-                    self.counts["hidden"] += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._hidden:
-            self._hidden -= 1
-        if tag == "a" and self._anchor:
-            host, text = self._anchor
-            shown = _SHOWN_HOST.search(" ".join(text))
-            if shown and not _same_site(shown.group(1).lower(), host):
-                self.counts["linkmismatch"] += 1
-            self._anchor = None
-
-    def handle_comment(self, data: str) -> None:
-        self.counts["comment"] += 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.chunks.append(data)
-            if self._anchor:
-                self._anchor[1].append(data)
-
-    def hints(self) -> list[str]:
-        """Tokens for the markup tricks that mark spam: links to bare IP addresses, links that show one
-        domain and go to another, hidden text, made-up tags and comments that break up words.
-
-        Plain counts of links, images, tables or fonts were tried too and cost recall at a low ham
-        false-positive rate: legitimate HTML newsletters have just as many.
-        """
-        found = [f"zh_{name}" for name in ("iplink", "linkmismatch", "hidden") if self.counts[name]]
-        if self.counts["badtag"] >= 3:
-            found.append("zh_badtags")
-        if self.counts["comment"] >= 5:
-            found.append("zh_comments")
-        return found
-
-
-def _same_site(shown: str, host: str) -> bool:
-    """Whether a link's shown domain and its target share their last two labels (``a.x.com`` ~ ``x.com``)."""
-    shown, host = shown.removeprefix("www."), host.removeprefix("www.")
-    return shown.split(".")[-2:] == host.split(".")[-2:] or shown.endswith(host) or host.endswith(shown)
-
-
 def _subject_hints(subject: str, sender: str | None) -> list[str]:
     """Tokens for the shape of the subject and of the sender's name (None: the mail gives no sender).
 
