@@ -541,6 +541,14 @@ def test_preprocess_never_raises_on_arbitrary_text(message: str) -> None:
 
 
 @_PROPERTY_SETTINGS
+@given(st.text(alphabet="<>/!?[]&#;=\"' abr-x"), st.text())
+def test_preprocess_never_raises_on_arbitrary_text_with_markup(markup: str, message: str) -> None:
+    text = preprocess(f"<br />{markup}{message}")  # read as HTML: broken tags and declarations included
+    assert isinstance(text, str)
+    assert len(text) <= MAX_TEXT_CHARS
+
+
+@_PROPERTY_SETTINGS
 @given(st.text(), st.text())
 def test_preprocess_never_raises_on_arbitrary_email(header_value: str, body: str) -> None:
     message = f"From: someone@example.test\nSubject: {header_value}\nContent-Type: text/plain\n\n{body}"
