@@ -71,7 +71,7 @@ _KNOWN_HEADERS = frozenset(
 # A bare host is a link only in a common top-level domain: 8 % of SmishTank's links ("bit.ly/...",
 # "igyre.cc/...", "3woe.xyz/...") read as words. Two wider reads, each a full cross-corpus run against
 # this one (2026-12-06), caught more SmishTank but less phishing_pot and ranked YouTube worse:
-# any letters after the last dot when a path follows (branch links): SmishTank recall 69.5 -> 70.8 %,
+# any letters after the last dot when a path follows: SmishTank recall 69.5 -> 70.8 %,
 # phishing_pot 82.0 -> 80.1 %, YouTube ROC-AUC 0.8635 -> 0.8576, SMS 0.9874 -> 0.9868, SpamAssassin
 # 0.9572 -> 0.9581 (ham FPR 16.7 -> 16.0 %); cc, ly, xyz, site, icu, tk and pw added to the list:
 # 69.5 -> 70.0 %, 82.0 -> 81.5 %, YouTube 0.8588, SMS 0.9872, SpamAssassin 0.9574 (16.2 %).
