@@ -1,8 +1,9 @@
 """An RFC 822 email -> the words it carries: subject, sender name, bodies, file names and MIME shape.
 
 Part of `spam_classifier.preprocess`, kept apart so that the stdlib `email` and `html.parser`
-packages (about 20 ms of imports) load only when the first email arrives: a Lambda function that
-only ever sees SMS-like text never pays for them at cold start.
+packages (about 20 ms of imports) load only when the first email arrives (`html.parser` also with
+the first text that carries markup, `spam_classifier.html_text`): a Lambda function that only ever
+sees plain SMS-like text never pays for them at cold start.
 """
 
 from __future__ import annotations

@@ -27,8 +27,6 @@ _KNOWN_TAGS = frozenset({
 })
 
 
-
-
 def _link_host(url: str) -> str:
     url = url.strip().lower()
     if "://" not in url:
