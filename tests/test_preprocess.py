@@ -400,6 +400,24 @@ def test_preprocess_email_keeps_text_that_only_looks_like_a_list_footer(body: st
     assert preprocess(f"From: Bob <bob@b.test>\nSubject: x\n\n{body}") == "x\nBob\n" + body
 
 
+@pytest.mark.parametrize("charset", ["utf-8", "iso-8859-1", None])
+@pytest.mark.parametrize("encoding", ["8bit", "7bit", None])
+def test_email_text_keeps_the_non_ascii_text_of_an_unencoded_body(charset: str | None, encoding: str | None) -> None:
+    # The mail arrives as a str, so its body is text already, whatever charset its header names: the
+    # parser's own decoding re-encoded it with raw-unicode-escape ("£" and "é" read as "\ufffd", "€" as
+    # a literal "\\u20ac").
+    headers = "Subject: win\n"
+    headers += f"Content-Type: text/plain; charset={charset}\n" if charset else ""
+    headers += f"Content-Transfer-Encoding: {encoding}\n" if encoding else ""
+    body = "Win £1000 or 900 € at the café"
+    assert email_text.email_text(_email(headers=headers, body=body)).split("\n")[:3] == ["win", "Prize Team", body]
+
+
+def test_preprocess_email_keeps_raw_non_ascii_beside_an_encoded_word_in_a_header() -> None:
+    message = "From: Zoë <z@b.test>\nSubject: Prix € =?iso-8859-1?q?gagn=E9?= à Noël\n\nhello"
+    assert preprocess(message) == "Prix € gagné à Noël\nZoë\nhello"
+
+
 def test_preprocess_email_decodes_rfc2047_subject_and_sender() -> None:
     message = (
         "From: =?utf-8?Q?Jos=C3=A9_Garc=C3=ADa?= <jose@example.test>\nSubject: =?utf-8?B?0J/RgNC40LLQtdGC?=\n\nhello"

@@ -18,7 +18,7 @@ import re
 from .html_text import HTMLText
 from .preprocess import MAX_TEXT_CHARS
 
-__all__ = ["email_text"]
+__all__ = ["email_text", "part_text"]
 
 # Bounded work (issue #10): every step below reads at most a fixed prefix, so a 1 MB email, a 250 KB
 # header or 10,000 MIME parts cost about what an ordinary email does. The same caps run at training
@@ -154,7 +154,7 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
         attached = bool(name) and _is_attached_text(content_type, name)
         if attached or content_type == "text/plain" or (content_type == "text/html" and not name):
             is_html = name.endswith(_HTML_FILES) if attached else content_type == "text/html"
-            body = _decode_payload(part)
+            body = part_text(part)
             text = parser.text_of(body[:_MAX_HTML_CHARS]) if is_html else _without_list_footer(body[:MAX_TEXT_CHARS])
             sections.append(text)
     if len(sections) == 2 and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
@@ -213,8 +213,10 @@ def _decode_header(value: object) -> str:
         pieces = email.header.decode_header(value)
     except Exception:  # noqa: BLE001
         return value
+    # Between encoded words the parser hands back the str's own text re-encoded with raw-unicode-escape.
     return "".join(
-        piece if isinstance(piece, str) else piece.decode(_known_charset(charset), errors="replace")
+        piece if isinstance(piece, str)
+        else piece.decode("raw-unicode-escape" if charset is None else _known_charset(charset), errors="replace")
         for piece, charset in pieces
     )
 
@@ -243,11 +245,26 @@ def _header_charsets(value: object) -> list[str]:
         return []
 
 
-def _decode_payload(part: email.message.Message) -> str:
-    payload = part.get_payload(decode=True)
-    if isinstance(payload, bytes):
-        return payload.decode(_known_charset(part.get_content_charset()), errors="replace")
-    return payload if isinstance(payload, str) else ""
+#: Transfer encodings whose text stands for bytes; any other body of a parsed str is text already.
+_BYTE_ENCODINGS = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"})
+
+
+def part_text(part: email.message.Message) -> str:
+    """The text of a non-multipart `part` of a message parsed from a str.
+
+    A base64 or quoted-printable body is decoded to bytes, then read in the part's charset. Any other
+    body was decoded before parsing (the mail arrives as a str): it is used as it is, because the
+    parser's ``get_payload(decode=True)`` would re-encode it with raw-unicode-escape, and reading those
+    bytes in the declared charset turned "£1000 café" in a UTF-8 body into "�1000 caf�" and "€" into
+    a literal "\\u20ac".
+    """
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return ""
+    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() not in _BYTE_ENCODINGS:
+        return payload
+    data = part.get_payload(decode=True)
+    return data.decode(_known_charset(part.get_content_charset()), errors="replace") if isinstance(data, bytes) else ""
 
 
 def _known_charset(charset: str | None) -> str:

@@ -31,6 +31,11 @@ def test_retyped_prefers_the_plain_part_and_decodes_it() -> None:
     assert retyped(raw, "subject and body") == "Subject: x\ncafé"
 
 
+def test_retyped_keeps_the_non_ascii_text_of_an_unencoded_body() -> None:
+    raw = "Subject: x\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n£5 café €\n"
+    assert retyped(raw, "subject and body") == "Subject: x\n£5 café €"
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_every_retyped_form_is_still_read_as_an_email(form: str) -> None:
     assert message_channel(retyped(HTML_MAIL, form)) == "email"  # type: ignore[arg-type]

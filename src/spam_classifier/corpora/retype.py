@@ -17,6 +17,8 @@ import html
 import re
 from typing import Literal
 
+from ..email_text import part_text
+
 __all__ = ["FORMS", "Form", "retyped"]
 
 Form = Literal["as sent", "subject and body", "lower-cased", "tokenised"]
@@ -48,14 +50,7 @@ def _body_text(message: email.message.Message) -> str:
     for part in message.walk():
         if part.is_multipart() or part.get_content_type() not in ("text/plain", "text/html"):
             continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        try:
-            text = payload.decode(part.get_content_charset() or "latin-1", "replace")
-        except LookupError:  # a charset Python does not know
-            text = payload.decode("latin-1")
-        (plain if part.get_content_type() == "text/plain" else markup).append(text)
+        (plain if part.get_content_type() == "text/plain" else markup).append(part_text(part))
     return "\n".join(plain) if plain else html.unescape(_TAG.sub(" ", "\n".join(markup)))
 
 
