@@ -176,6 +176,14 @@ def test_preprocess_reads_text_whose_markup_breaks_the_html_parser_as_plain_text
     assert preprocess(message) == message
 
 
+def test_preprocess_email_whose_html_breaks_the_html_parser_keeps_the_rest_of_its_reading() -> None:
+    message = (
+        'From: Deals <d@x.test>\nSubject: offer\nContent-Type: multipart/alternative; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nplain words\n--b\nContent-Type: text/html\n\n<p>win</p><![0\n--b--\n"
+    )
+    assert preprocess(message) == "offer\nDeals\nplain words\n<p>win</p><![0"
+
+
 @pytest.mark.parametrize(
     ("message", "expected"),
     [

@@ -49,12 +49,21 @@ class HTMLText(HTMLParser):
         self.counts: Counter[str] = Counter()
 
     def text_of(self, markup: str) -> str:
-        """The visible text and link targets of one HTML part; the trick counts carry on across parts."""
+        """The visible text and link targets of one HTML part; the trick counts carry on across parts.
+
+        Markup that html.parser cannot read is returned as it is: it raises AssertionError("expected
+        name token") on some broken declarations ("<![0"), and one bad part must not cost the rest.
+        """
         start = len(self.chunks)
-        self.feed(markup)
-        self.close()
-        self.reset()
-        self._hidden, self._anchor = 0, None
+        try:
+            self.feed(markup)
+            self.close()
+        except Exception:  # noqa: BLE001
+            del self.chunks[start:]
+            return markup
+        finally:
+            self.reset()
+            self._hidden, self._anchor = 0, None
         return " ".join(self.chunks[start:])
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:

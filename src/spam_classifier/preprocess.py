@@ -359,10 +359,7 @@ def _text(message: str) -> str:
     if "<" in message and _TEXT_MARKUP.search(message):
         from .html_text import HTMLText  # html.parser alone: plain text never loads it (a cold-start cost)
 
-        try:
-            return HTMLText().text_of(message)
-        except Exception:  # noqa: BLE001 - html.parser asserts on some broken declarations ("<![0"): plain text
-            pass
+        return HTMLText().text_of(message)
     if "&" not in message:  # nothing to unescape, and no html.entities import (a cold-start cost) needed
         return message
     import html
