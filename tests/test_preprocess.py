@@ -116,7 +116,7 @@ def test_preprocess_text_gets_no_hints() -> None:
         ("hi", "zlen1 zdig0 zupp0 zexcl0"),
         ("FREE entry!! Txt 80086 now", "zlen4 zdig1 zupp3 zexcl2"),
         ("WIN WIN WIN!!!!!!", "zlen4 zdig0 zupp10 zexcl4"),
-        ("Call 09061701461 now or 08000930705", "zlen5 zdig7 zupp0 zexcl0"),
+        ("Call 09061701461 now or 08000930705", "zlen6 zdig8 zupp0 zexcl0"),  # a phone number counts twice
     ],
 )
 def test_preprocess_ends_with_bucketed_shape_tokens(message: str, shape: str) -> None:
@@ -190,7 +190,10 @@ def test_preprocess_email_whose_html_breaks_the_html_parser_keeps_the_rest_of_it
         ("Txt 80086 for 2 tickets", "Txt 00000 for 0 tickets"),  # every digit "0": the length stays
         ("from 1999 to 2024, not 1899 or 2100", "from 1999 to 2024, not 0000 or 0000"),  # years 1900-2099 kept
         ("ref 120245 or 20245", "ref 000000 or 00000"),  # a year only as a whole run of digits
-        ("Call 09061701461 or 0800 093 0705", "Call  zphone 09061701461  or  zphone 0800 093 0705 "),  # phones kept
+        (  # a phone number: its digits and their zeros
+            "Call 09061701461 or 0800 093 0705",
+            "Call  zphone 09061701461 00000000000  or  zphone 0800 093 0705 0000 000 0000 ",
+        ),
         ("٢٠٢٤ and ５", "0000 and 0"),  # any script's digits (NFKC makes the fullwidth one ASCII)
     ],
 )
@@ -216,9 +219,9 @@ def test_preprocess_keeps_the_digits_of_mime_structure_tokens() -> None:
         ("mail me at bob@example.xyz today", "mail me at  zemail example.xyz  today"),
         ("Win £100 now", "Win  zmoney £000  now"),
         ("only 100 pounds", "only  zmoney 000 pounds "),
-        ("Call 09061701461 today", "Call  zphone 09061701461  today"),
+        ("Call 09061701461 today", "Call  zphone 09061701461 00000000000  today"),
         ("Call 12345 ok", "Call 00000 ok"),  # too few digits for a phone number: a number, read as zeros
-        ("tel:08712460324", "tel: zphone 08712460324 "),
+        ("tel:08712460324", "tel: zphone 08712460324 00000000000 "),
         # digit runs that are not phone numbers: dates, dotted addresses, a link's path or query
         ("on 2002-09-26 we met", "on 2002-00-00 we met"),
         ("due 26.09.2002 ok", "due 00.00.2002 ok"),
@@ -276,10 +279,10 @@ def _plain_normalise(text: str) -> str:
     text = preprocess_module._EMAIL_ADDRESS.sub(lambda m: f" zemail {m.group(1)} ", text)
     text = _PLAIN_MONEY.sub(lambda m: f" zmoney {m.group()} ", text)
     pieces, last = [], 0
-    for match in _PLAIN_PHONE.finditer(text):  # phone numbers keep their digits
+    for match in _PLAIN_PHONE.finditer(text):  # phone numbers keep their digits beside the zeros
         shaped = preprocess_module._phone_shape(match)
         if shaped != match.group():
-            pieces += [_plain_digits(text[last : match.start()]), shaped]
+            pieces += [_plain_digits(text[last : match.start()]), f"{shaped[:-1]} {_plain_digits(match.group())} "]
             last = match.end()
     return "".join([*pieces, _plain_digits(text[last:])])
 
