@@ -204,8 +204,8 @@ def _digits_read(match: re.Match[str]) -> str:
     codes); their length and place carry over to spam of other years and countries, and the shape
     tokens have counted the digits already. Phone numbers keep their digits beside the zeros (`_number_read`). Full
     cross-corpus runs (2026-12-06, README "Quality" has every figure): left-out SpamAssassin ROC-AUC
-    0.9572 -> 0.9614 (ham FPR 16.7 -> 13.6 %), SMS 0.9874 -> 0.9890 (recall 65.1 -> 72.4 %), YouTube
-    0.8635 -> 0.8642, but SmishTank recall 69.5 -> 67.3 %. Phones read as zeros too ranked SMS at 0.9907
+    0.9572 -> 0.9610 (ham FPR 16.7 -> 14.7 %), SMS 0.9874 -> 0.9902 (recall 65.1 -> 76.5 %), YouTube
+    0.8635 -> 0.8658, but SmishTank recall 69.5 -> 68.3 %. Phones read only as zeros ranked SMS at 0.9907
     but its in-corpus F1 fell under its bar (0.9598); years read as zeros too cut phishing_pot's recall
     to 75.2 %: its 2022-24 dates then read as the "0000" of the quoted 2002 dates in SpamAssassin's ham
     replies (a year token did the same, see `email_text._without_list_footer`).
