@@ -280,9 +280,9 @@ def _plain_normalise(text: str) -> str:
     text = _PLAIN_MONEY.sub(lambda m: f" zmoney {m.group()} ", text)
     pieces, last = [], 0
     for match in _PLAIN_PHONE.finditer(text):  # phone numbers keep their digits beside the zeros
-        shaped = preprocess_module._phone_shape(match)
-        if shaped != match.group():
-            pieces += [_plain_digits(text[last : match.start()]), f"{shaped[:-1]} {_plain_digits(match.group())} "]
+        if preprocess_module._is_phone(match):
+            phone = match.group()
+            pieces += [_plain_digits(text[last : match.start()]), f" zphone {phone} {_plain_digits(phone)} "]
             last = match.end()
     return "".join([*pieces, _plain_digits(text[last:])])
 

@@ -197,23 +197,6 @@ def preprocess(message: str, *, format: MessageFormat = "auto") -> str:
     return f"{text[: MAX_TEXT_CHARS - len(shape) - 1]}\n{shape}"
 
 
-def _digits_read(match: re.Match[str]) -> str:
-    """A run of digits as the model reads it: every digit "0" ("0000000000"), but a year from 1900-2099.
-
-    The values of numbers are what a corpus happens to hold (this collection's prize amounts and short
-    codes); their length and place carry over to spam of other years and countries, and the shape
-    tokens have counted the digits already. Phone numbers keep their digits beside the zeros (`_number_read`). Full
-    cross-corpus runs (2026-12-06, README "Quality" has every figure): left-out SpamAssassin ROC-AUC
-    0.9572 -> 0.9610 (ham FPR 16.7 -> 14.7 %), SMS 0.9874 -> 0.9902 (recall 65.1 -> 76.5 %), YouTube
-    0.8635 -> 0.8658, but SmishTank recall 69.5 -> 68.3 %. Phones read only as zeros ranked SMS at 0.9907
-    but its in-corpus F1 fell under its bar (0.9598); years read as zeros too cut phishing_pot's recall
-    to 75.2 %: its 2022-24 dates then read as the "0000" of the quoted 2002 dates in SpamAssassin's ham
-    replies (a year token did the same, see `email_text._without_list_footer`).
-    """
-    run = match.group()
-    return run if len(run) == 4 and run[:2] in ("19", "20") else "0" * len(run)
-
-
 def preprocess_messages(messages: Iterable[str]) -> list[str]:
     """`preprocess` over a batch, with ``format="auto"``; the first step of every pipeline."""
     return [preprocess(message) for message in messages]
@@ -237,8 +220,8 @@ def _normalise(text: str) -> str:
 
 
 def _number_read(match: re.Match[str]) -> str:
-    """A phone number as " zphone <number> <number as zeros> " (`_phone_shape`), other digits as
-    `_digits_read` gives them, a MIME-structure token as it is.
+    """A phone number as " zphone <number> <number as zeros> ", other digits as `_digits_read` gives
+    them, a MIME-structure token as it is.
 
     A phone number keeps its digits beside their zeros: the SMS collection's premium-rate numbers recur
     in its spam, and as zeros alone its in-corpus F1 fell under its bar (0.9598 < 0.96); the zeros are
@@ -247,8 +230,25 @@ def _number_read(match: re.Match[str]) -> str:
     found = match.group()
     if found[0] == "z":
         return found
-    shaped, folded = _phone_shape(match), _DIGITS.sub(_digits_read, found)
-    return f"{shaped[:-1]} {folded} " if shaped != found else folded
+    folded = _DIGITS.sub(_digits_read, found)
+    return f" zphone {found} {folded} " if _is_phone(match) else folded
+
+
+def _digits_read(match: re.Match[str]) -> str:
+    """A run of digits as the model reads it: every digit "0" ("0000000000"), but a year from 1900-2099.
+
+    The values of numbers are what a corpus happens to hold (this collection's prize amounts and short
+    codes); their length and place carry over to spam of other years and countries, and the shape
+    tokens count zeros as digits. Full cross-corpus runs (2026-12-06, README "Quality" has every
+    figure): left-out SpamAssassin ROC-AUC 0.9572 -> 0.9610 (ham FPR 16.7 -> 14.7 %), SMS 0.9874 ->
+    0.9902 (recall 65.1 -> 76.5 %), YouTube 0.8635 -> 0.8658, but SmishTank recall 69.5 -> 68.3 %.
+    Phones read only as zeros ranked SMS at 0.9907 but its in-corpus F1 fell under its bar (0.9598);
+    years read as zeros too cut phishing_pot's recall to 75.2 %: its 2022-24 dates then read as the
+    "0000" of the quoted 2002 dates in SpamAssassin's ham replies (a year token did the same, see
+    `email_text._without_list_footer`).
+    """
+    run = match.group()
+    return run if len(run) == 4 and run[:2] in ("19", "20") else "0" * len(run)
 
 
 def _glued(text: str) -> str:
@@ -334,8 +334,9 @@ def _url_shape(match: re.Match[str]) -> str:
     return f" zurl {host.removeprefix('www.')} {match.group()} "
 
 
-def _phone_shape(match: re.Match[str]) -> str:
-    """ " zphone <number> " for seven or more digits that stand on their own and are no date or address.
+def _is_phone(match: re.Match[str]) -> bool:
+    """Whether a phone-shaped run is a phone number: seven or more digits that stand on their own and
+    are no date or address.
 
     A date or a link's digits read as a phone number put "zphone" into news digests and list mail
     ("URL: http://www.newsisfree.com/click/-4,8279860,215/ Date: 2002-09-26T15:44:55"), where it
@@ -347,10 +348,8 @@ def _phone_shape(match: re.Match[str]) -> str:
     before = text[match.start() - 1] if match.start() else " "
     after = text[match.end()] if match.end() < len(text) else " "
     if before in _GLUED_BEFORE or before.isalnum() or after in _GLUED_AFTER or after.isalpha():
-        return found
-    if _NOT_PHONE.fullmatch(found) or sum(c.isdigit() for c in found) < 7:
-        return found
-    return f" zphone {found} "
+        return False
+    return not _NOT_PHONE.fullmatch(found) and sum(c.isdigit() for c in found) >= 7
 
 
 def _text(message: str) -> str:
