@@ -162,6 +162,10 @@ def _extract_email(raw: str, hints: list[str] | None) -> str:
     if "zmime_text_html" in structure and "zmime_text_plain" not in structure:
         structure.append("zhtmlonly")
     if declared:
+        # The training ham of 2002-10 is mostly plain text ("zmime_text_plain" weighs -2.8) where today's
+        # newsletters are HTML, but these tokens help every left-out corpus. Without them (full
+        # cross-corpus run, 2026-12-06): SpamAssassin 0.9610 -> 0.9575 (ham FPR 14.7 -> 17.2 %), YouTube
+        # 0.8658 -> 0.8366, SMS 0.9902 -> 0.9896, CSDMC2010 0.9941 -> 0.9928; phishing_pot 81.9 -> 75.8 %.
         sections.append(" ".join(structure))
     if hints is not None:
         hints += _subject_hints(subject, sender if declared else None)

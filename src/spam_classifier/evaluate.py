@@ -59,7 +59,10 @@ __all__ = [
     "write_report",
 ]
 
-#: Each (corpus, label) cell weighs at most this many messages in training (`corpus_weights`).
+#: Each (corpus, label) cell weighs at most this many messages in training (`corpus_weights`). A tighter
+#: cap does not generalise better (2,000, full cross-corpus run, 2026-12-06): left-out ROC-AUC within 0.0004
+#: of this one's on every corpus, SMS ham FPR 0.22 -> 0.27 %, YouTube 0.89 -> 0.78 %, recall phishing_pot
+#: 81.9 -> 81.6 %, CSDMC2010 58.5 -> 57.6 %.
 DEFAULT_WEIGHT_CAP = 5_000
 
 
