@@ -46,3 +46,34 @@ def test_evaluate_cross_corpus_needs_two_corpora(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["evaluate", "--cross-corpus", "--data", only])
     assert result.exit_code == 2
     assert "--cross-corpus needs at least two --data corpora" in result.output
+
+
+def test_evaluate_cross_corpus_also_at_other_targets_reports_their_operating_points(tmp_path: Path) -> None:
+    ham = [f"{doc} ({n})" for n in range(8) for doc in HAM_DOCS]
+    spam = [f"{doc} ({n})" for n in range(8) for doc in SPAM_DOCS]
+    first = _corpus(tmp_path / "first.csv", [(m, "ham") for m in ham[:24]] + [(m, "spam") for m in spam[:24]])
+    second = _corpus(tmp_path / "second.csv", [(m, "ham") for m in ham[24:]] + [(m, "spam") for m in spam[24:]])
+    report = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["evaluate", "--cross-corpus", "--data", first, "--data", second,
+                                      "--model", "seed", "--folds", "2", "--jobs", "1", "--target-ham-fpr", "0.001",
+                                      "--also-at", "0.001", "--also-at", "0.3", "--json", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["also_at"] == [0.001, 0.3]
+    for row in found["corpora"]:
+        same, looser = row["operating_points"]
+        # The run's own target, re-derived from the out-of-fold scores, is the run itself.
+        assert (same["thresholds"], same["recall"], same["ham_fpr"]) == (row["thresholds"], row["recall"],
+                                                                        row["ham_fpr"])
+        assert all(looser["thresholds"][channel] <= row["thresholds"][channel] for channel in ("text", "email"))
+        assert looser["recall"] >= row["recall"] and looser["ham_fpr"] >= row["ham_fpr"]
+    assert any(row["operating_points"][1]["thresholds"] != row["thresholds"] for row in found["corpora"])
+    table = (report / "README.md").read_text()
+    assert "| left-out corpus | at 0.10% | at 0.10% | at 30.00% |" in table
+
+
+def test_evaluate_also_at_needs_cross_corpus(tmp_path: Path) -> None:
+    only = _corpus(tmp_path / "only.csv", [(HAM_DOCS[0], "ham"), (SPAM_DOCS[0], "spam")])
+    result = CliRunner().invoke(cli, ["evaluate", "--data", only, "--also-at", "0.003"])
+    assert result.exit_code == 2
+    assert "--also-at reports other operating points of --cross-corpus" in result.output

@@ -169,12 +169,16 @@ def train(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_colum
               help="Leave each --data corpus out in turn: train on the others, test on it.")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
               help="Training's own CV folds for hyper-parameters and thresholds (with --test-data, --cross-corpus).")
+@click.option("--also-at", "also_at", multiple=True, type=click.FloatRange(0, 1, max_open=True), metavar="RATE",
+              help="With --cross-corpus: also report recall and ham FPR at the thresholds training would choose "
+                   "for this target ham FPR (repeatable; no extra training).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write the Markdown report and plots. [default: reports/<model>-evaluation]")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object with the metrics.")
 def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str, label_column: str,
              jobs: int, weight_cap: int | None, weights: tuple[str, ...], cv: int, test_sources: tuple[str, ...],
-             cross_corpus: bool, folds: int, report_dir: str | None, as_json: bool) -> None:
+             cross_corpus: bool, folds: int, also_at: tuple[float, ...], report_dir: str | None,
+             as_json: bool) -> None:
     """Evaluate honestly: de-duplicated data, every fold trained from scratch, metrics at the stored threshold.
 
     Reports n, n_spam, duplicates_removed, accuracy, precision, recall, f1, mcc, roc_auc, pr_auc,
@@ -187,6 +191,7 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
         spam-classifier evaluate --data sms --cv 5 --json
         spam-classifier evaluate --data spamassassin --model seed --cv 5
         spam-classifier evaluate --cross-corpus --data sms --data youtube --data spamassassin --data csdmc2010
+        spam-classifier evaluate --cross-corpus --data sms --data nus-sms --data smishtank --also-at 0.003
     """
     from .evaluate import cross_validate, evaluate_on, write_report
     from .train import fit_pipeline, fit_steps
@@ -200,8 +205,10 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
             raise click.UsageError("--weight applies to training on --data (train, evaluate --cv or --test-data); "
                                    "--cross-corpus leaves each source out in turn, so drop --weight")
         _evaluate_cross_corpus(sources, kind, target_ham_fpr, text_column, label_column, jobs, weight_cap, folds,
-                               report_dir, as_json)
+                               also_at, report_dir, as_json)
         return
+    if also_at:
+        raise click.UsageError("--also-at reports other operating points of --cross-corpus; add --cross-corpus")
     corpus = _load_corpus(sources, text_column, label_column)
     if test_sources:
         test = _load_corpus(test_sources, text_column, label_column, require_both=False)
@@ -230,8 +237,8 @@ def evaluate(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_co
 
 
 def _evaluate_cross_corpus(sources: tuple[str, ...], kind: str, target_ham_fpr: float, text_column: str,
-                           label_column: str, jobs: int, weight_cap: int | None, folds: int, report_dir: str | None,
-                           as_json: bool) -> None:
+                           label_column: str, jobs: int, weight_cap: int | None, folds: int,
+                           also_at: tuple[float, ...], report_dir: str | None, as_json: bool) -> None:
     from .evaluate import cross_corpus, write_cross_corpus_report
     from .train import fit_steps
 
@@ -241,7 +248,7 @@ def _evaluate_cross_corpus(sources: tuple[str, ...], kind: str, target_ham_fpr: 
                for source in dict.fromkeys(sources)}
     with _progress(f"Leaving out each of {len(corpora)} corpora", len(corpora) * fit_steps(folds)) as tick:
         evaluation = cross_corpus(corpora, kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,  # type: ignore[arg-type]
-                                  weight_cap=weight_cap, n_jobs=jobs, progress=tick)
+                                  weight_cap=weight_cap, n_jobs=jobs, progress=tick, also_at=also_at)
     report = write_cross_corpus_report(evaluation, report_dir or Path("reports") / f"{kind}-cross-corpus")
     if as_json:
         click.echo(json.dumps(evaluation.metrics()))

@@ -34,6 +34,7 @@ from .train import (
     ModelKind,
     Progress,
     RetypedCopies,
+    TrainedModel,
     copies_of,
     count_feature_texts,
     feature_texts,
@@ -51,6 +52,7 @@ __all__ = [
     "evaluate_on",
     "leave_one_corpus_out",
     "metrics",
+    "operating_points_table",
     "pool_corpora",
     "rates",
     "sample_weights",
@@ -212,7 +214,22 @@ class CrossCorpusEvaluation:
         for row in self.rows:
             cells = [_cell(row.get(name)) for name in ("roc_auc", "recall", "ham_fpr", "f1")]
             lines.append(f"| {row['corpus']} | {row['n_ham']:,} / {row['n_spam']:,} | {' | '.join(cells)} |")
+        if self.settings.get("also_at"):
+            lines += ["", "Spam recall / ham FPR at the thresholds training would choose for each target ham FPR:", "",
+                      operating_points_table(self.metrics())]
         return "\n".join(lines) + "\n"
+
+
+def operating_points_table(result: Mapping[str, Any]) -> str:
+    """Recall / ham FPR of each left-out corpus at the result's target and at each `also_at` one, in Markdown."""
+    targets = [result["target_ham_fpr"], *result.get("also_at", [])]
+    lines = ["| left-out corpus | " + " | ".join(f"at {target:.2%}" for target in targets) + " |",
+             "|---|" + "---:|" * len(targets)]
+    for row in result["corpora"]:
+        cells = [f"{_cell(point['recall'])} / {_cell(point['ham_fpr'])}"
+                 for point in [row, *row.get("operating_points", [])]]
+        lines.append(f"| {row['corpus']} | {' | '.join(cells)} |")
+    return "\n".join(lines)
 
 
 def _cell(value: float | None) -> str:
@@ -221,14 +238,19 @@ def _cell(value: float | None) -> str:
 
 def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", target_ham_fpr: float = 0.001,
                  folds: int = 5, weight_cap: int | None = DEFAULT_WEIGHT_CAP, random_state: int = 0,
-                 n_jobs: int | None = None, progress: Progress | None = None) -> CrossCorpusEvaluation:
+                 n_jobs: int | None = None, progress: Progress | None = None,
+                 also_at: Sequence[float] = ()) -> CrossCorpusEvaluation:
     """Leave each corpus out in turn: train on the others, score it at the thresholds they chose.
 
+    `also_at` are other target ham FPRs: each row then also holds the recall and ham FPR at the
+    thresholds the same training would choose for each (`TrainedModel.thresholds_at`), at no extra
+    fitting: what a looser or stricter `train --target-ham-fpr` would trade.
     `progress` is called ``len(corpora) * fit_steps(folds)`` times.
     """
     X, y, groups = pool_corpora(corpora)
     read, texts, copies = _read_once(X, kind)
     weights = sample_weights(groups, y, cap=weight_cap)
+    operating_points: list[list[dict[str, Any]]] = []
 
     def fit_and_score(train: np.ndarray, test: np.ndarray) -> LeftOutScores:
         trained = fit_pipeline(X[train], y[train], kind=kind, target_ham_fpr=target_ham_fpr, folds=folds,
@@ -236,11 +258,24 @@ def cross_corpus(corpora: dict[str, Corpus], *, kind: ModelKind = "default", tar
                                sample_weight=None if weights is None else weights[train], groups=groups[train],
                                copies=copies_of(copies, train))
         probability = _feature_probability(trained.pipeline, read[test])
+        operating_points.append([_operating_point(trained, X[test], y[test], probability, at) for at in also_at])
         return probability, trained.pipeline.labels(X[test], probability), trained.thresholds, trained.params
 
     settings = {"target_ham_fpr": target_ham_fpr, "folds": folds, "weight_cap": weight_cap,
-                "random_state": random_state}
-    return leave_one_corpus_out(X, y, groups, fit_and_score, kind=kind, settings=settings)
+                "random_state": random_state, **({"also_at": list(also_at)} if also_at else {})}
+    evaluation = leave_one_corpus_out(X, y, groups, fit_and_score, kind=kind, settings=settings)
+    if also_at:
+        for row, points in zip(evaluation.rows, operating_points, strict=True):
+            row["operating_points"] = points
+    return evaluation
+
+
+def _operating_point(trained: TrainedModel, messages: np.ndarray, truth: np.ndarray, probability: np.ndarray,
+                     target: float) -> dict[str, Any]:
+    thresholds = trained.thresholds_at(target)
+    measured = rates(truth, probability, trained.pipeline.labels(messages, probability, thresholds=thresholds))
+    return {"target_ham_fpr": target, "recall": measured["recall"], "ham_fpr": measured["ham_fpr"],
+            "thresholds": thresholds}
 
 
 #: What training on one side and scoring the left-out corpus gives: spam probabilities and labels of

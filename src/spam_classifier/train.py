@@ -113,6 +113,19 @@ class TrainedModel:
     thresholds: dict[str, float] = field(default_factory=dict)
     #: The sizeable ham corpora that one fold held out whole: their out-of-fold scores are out-of-corpus.
     held_out_whole: list[str] = field(default_factory=list)
+    #: Besides `oof_probability`, what the thresholds were set on: each training message's ham flag, channel, corpus.
+    threshold_basis: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def thresholds_at(self, target_ham_fpr: float) -> dict[str, float]:
+        """The channel thresholds training would have chosen for another target, from the same out-of-fold scores.
+
+        Exact while the grid holds one C (both kinds today); with more, C stays the one chosen at `target_ham_fpr`
+        of the training run. What `evaluate --cross-corpus --also-at` reports.
+        """
+        if self.threshold_basis is None:
+            raise ValueError("no out-of-fold scores to set thresholds on: this model was not trained by fit_pipeline")
+        is_ham, channels, corpora = self.threshold_basis
+        return _channel_thresholds(np.asarray(self.oof_probability), is_ham, channels, corpora, target_ham_fpr)
 
 
 class SpamPipeline(Pipeline):
@@ -131,9 +144,12 @@ class SpamPipeline(Pipeline):
     def predict(self, X: Any, **params: Any) -> np.ndarray:
         return self.labels(X, self.predict_proba(X, **params)[:, list(self.classes_).index("spam")])
 
-    def labels(self, X: Any, spam_probability: Any) -> np.ndarray:
-        """The label of each message of `X` given its spam probability (what `predict` returns)."""
-        thresholds = self.thresholds or dict.fromkeys(CHANNELS, 0.5)
+    def labels(self, X: Any, spam_probability: Any, *, thresholds: dict[str, float] | None = None) -> np.ndarray:
+        """The label of each message of `X` given its spam probability (what `predict` returns).
+
+        At the stored thresholds, or at `thresholds` (one per channel) when given.
+        """
+        thresholds = thresholds or self.thresholds or dict.fromkeys(CHANNELS, 0.5)
         pairs = zip(spam_probability, X, strict=True)
         return np.asarray(["spam" if p >= thresholds[message_channel(m)] else "ham" for p, m in pairs], dtype=object)
 
@@ -306,7 +322,8 @@ def fit_pipeline(
     say(f"fitted the final model on {len(y)} messages{copied}")
     main_channel = "email" if np.mean(channels == "email") > 0.5 else "text"
     return TrainedModel(pipeline, kind, thresholds[main_channel], target_ham_fpr, params, selection,
-                        oof[grid[best_index]].tolist(), thresholds, _held_out_whole(splits, corpora, is_ham))
+                        oof[grid[best_index]].tolist(), thresholds, _held_out_whole(splits, corpora, is_ham),
+                        (is_ham, channels, corpora))
 
 
 #: Re-typed copies of some messages: the row of the message each copies, and the copies' counted texts.
