@@ -16,9 +16,13 @@ def _corpus(path: Path, rows: list[tuple[str, str]]) -> str:
     return f"csv:{path}"
 
 
+def _numbered(docs: list[str]) -> list[str]:
+    """Eight distinct copies of each document: enough messages for two-fold CV in every corpus."""
+    return [f"{doc} ({n})" for n in range(8) for doc in docs]
+
+
 def test_evaluate_cross_corpus_leaves_each_corpus_out_and_removes_overlap(tmp_path: Path) -> None:
-    ham = [f"{doc} ({n})" for n in range(8) for doc in HAM_DOCS]
-    spam = [f"{doc} ({n})" for n in range(8) for doc in SPAM_DOCS]
+    ham, spam = _numbered(HAM_DOCS), _numbered(SPAM_DOCS)
     first = _corpus(tmp_path / "first.csv", [(m, "ham") for m in ham[:24]] + [(m, "spam") for m in spam[:24]])
     second = _corpus(tmp_path / "second.csv", [(m, "ham") for m in ham[24:]] + [(m, "spam") for m in spam[24:]]
                      + [(ham[0].upper(), "ham")])  # also in the first corpus, normalised
@@ -49,8 +53,7 @@ def test_evaluate_cross_corpus_needs_two_corpora(tmp_path: Path) -> None:
 
 
 def test_evaluate_cross_corpus_also_at_other_targets_reports_their_operating_points(tmp_path: Path) -> None:
-    ham = [f"{doc} ({n})" for n in range(8) for doc in HAM_DOCS]
-    spam = [f"{doc} ({n})" for n in range(8) for doc in SPAM_DOCS]
+    ham, spam = _numbered(HAM_DOCS), _numbered(SPAM_DOCS)
     first = _corpus(tmp_path / "first.csv", [(m, "ham") for m in ham[:24]] + [(m, "spam") for m in spam[:24]])
     second = _corpus(tmp_path / "second.csv", [(m, "ham") for m in ham[24:]] + [(m, "spam") for m in spam[24:]])
     report = tmp_path / "report"
